@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/theeye/eye"
+)
+
+const errorColumns = `e.pk, e.id, e.seq, e.received_at, e.event_id, e.application_id, e.category, e.name,
+	e.session_id, e.reasons, e.payload`
+
+func scanError(sc scanner) (eye.ErrorRecord, int64, error) {
+	var (
+		rec                     eye.ErrorRecord
+		pk, seq, recv           int64
+		eventID, category, name sql.NullString
+		session                 sql.NullString
+		reasons                 []byte
+	)
+	err := sc.Scan(&pk, &rec.ID, &seq, &recv, &eventID, &rec.ApplicationID, &category, &name, &session, &reasons, &rec.Payload)
+	if err != nil {
+		return rec, 0, err
+	}
+	rec.Seq = uint64(seq)
+	rec.ReceivedAt = fromMicros(recv)
+	rec.EventID, rec.Category, rec.Name, rec.SessionID = eventID.String, category.String, name.String, session.String
+	var rs []reasonJSON
+	if err := json.Unmarshal(reasons, &rs); err != nil {
+		return rec, 0, fmt.Errorf("decode reasons of error record %s: %w", rec.ID, err)
+	}
+	rec.Reasons = make([]eye.Reason, len(rs))
+	for i, r := range rs {
+		rec.Reasons[i] = eye.Reason(r)
+	}
+	return rec, pk, nil
+}
+
+// ErrorRecord returns the error record with the id.
+func (s *Store) ErrorRecord(ctx context.Context, id string) (eye.ErrorRecord, error) {
+	rec, _, err := scanError(s.r.QueryRowContext(ctx, `SELECT `+errorColumns+` FROM errors e WHERE e.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return rec, eye.Errorf(eye.ENOTFOUND, "No error record has the id %q.", id)
+	} else if err != nil {
+		return rec, unavailable("get error record", err)
+	}
+	return rec, nil
+}
+
+// Errors returns a page of error records, newest first.
+func (s *Store) Errors(ctx context.Context, f eye.ErrorFilter) (eye.Page[eye.ErrorRecord], error) {
+	var page eye.Page[eye.ErrorRecord]
+	var w where
+	from := `errors e`
+	// With a code, walk that code's index and join each record.
+	recv, pk := "e.received_at", "e.pk"
+	if f.Code != "" {
+		from = `error_codes c JOIN errors e ON e.pk = c.error_pk`
+		recv, pk = "c.received_at", "c.error_pk"
+		w.add("c.code = ?", f.Code)
+	}
+	if f.Category != "" {
+		w.add("e.category = ?", f.Category)
+	}
+	if f.Name != "" {
+		w.add("e.name = ?", f.Name)
+	}
+	if f.SessionID != "" {
+		w.add("e.session_id = ?", f.SessionID)
+	}
+	if !f.From.IsZero() {
+		w.add(recv+" >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		w.add(recv+" <= ?", micros(f.To))
+	}
+	if p := f.After; p != nil {
+		w.add("("+recv+", "+pk+") < (?, ?)", micros(p.Time), p.Row)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+errorColumns+` FROM `+from+w.String()+
+		` ORDER BY `+recv+` DESC, `+pk+` DESC LIMIT `+itoa(f.Limit+1), w.args...)
+	if err != nil {
+		return page, unavailable("list error records", err)
+	}
+	defer rows.Close()
+	var last int64
+	for rows.Next() {
+		rec, pk, err := scanError(rows)
+		if err != nil {
+			return page, unavailable("scan error record", err)
+		}
+		if len(page.Items) == f.Limit {
+			page.Next = &eye.Position{Time: page.Items[len(page.Items)-1].ReceivedAt, Row: last}
+			break
+		}
+		page.Items = append(page.Items, rec)
+		last = pk
+	}
+	if err := rows.Err(); err != nil {
+		return page, unavailable("list error records", err)
+	}
+	return page, nil
+}

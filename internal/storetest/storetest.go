@@ -1,0 +1,620 @@
+// Package storetest is one conformance suite for every eye.Store: each
+// implementation's tests call Run with a function that opens a fresh,
+// migrated store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/theeye/eye"
+)
+
+// Run runs the whole suite. open must return an empty, migrated store that
+// is closed when the test ends.
+func Run(t *testing.T, open func(t *testing.T) eye.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s eye.Store)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"Idempotent", testIdempotent},
+		{"SessionCounters", testSessionCounters},
+		{"MintedSession", testMintedSession},
+		{"OneOutcomePerID", testOneOutcomePerID},
+		{"EventPages", testEventPages},
+		{"EventFilters", testEventFilters},
+		{"UpdateEvent", testUpdateEvent},
+		{"DeleteEvent", testDeleteEvent},
+		{"SessionPages", testSessionPages},
+		{"Errors", testErrors},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"Keys", testKeys},
+		{"NotFound", testNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// base is a fixed time so that tests read plainly.
+var base = time.Date(2021, 1, 1, 9, 15, 27, 243860000, time.UTC)
+
+// at returns base plus n seconds.
+func at(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
+
+// gen makes test records with increasing arrival sequences.
+type gen struct {
+	mu  sync.Mutex
+	seq uint64
+}
+
+func (g *gen) nextSeq() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.seq++
+	return g.seq
+}
+
+// event returns a valid event of session at time ts (seconds after base).
+func (g *gen) event(session string, ts int) eye.Event {
+	return eye.Event{
+		ID:            eye.NewID(),
+		ApplicationID: eye.DefaultApplicationID,
+		SessionID:     session,
+		Category:      "page interaction",
+		Name:          "pageview",
+		Data:          []byte(`{"host":"www.example.com","path":"/"}`),
+		Timestamp:     at(ts),
+		ReceivedAt:    at(ts + 1),
+		Seq:           g.nextSeq(),
+	}
+}
+
+func newSession() string { return eye.NewID() }
+
+func write(t *testing.T, s eye.Store, b eye.Batch) eye.WriteResult {
+	t.Helper()
+	res, err := s.Write(context.Background(), b)
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	return res
+}
+
+func events(evs ...eye.Event) eye.Batch { return eye.Batch{Events: evs} }
+
+func getSession(t *testing.T, s eye.Store, id string) eye.Session {
+	t.Helper()
+	ss, err := s.Session(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Session(%s): %v", id, err)
+	}
+	return ss
+}
+
+// checkSession compares a session's counters with what they must be.
+func checkSession(t *testing.T, s eye.Store, id string, count int64, first, last time.Time, apps ...string) {
+	t.Helper()
+	ss := getSession(t, s, id)
+	if ss.EventCount != count || !ss.FirstSeen.Equal(first) || !ss.LastSeen.Equal(last) || !slices.Equal(ss.ApplicationIDs, apps) {
+		t.Errorf("session %s = count %d, first %v, last %v, apps %v; want %d, %v, %v, %v",
+			id, ss.EventCount, ss.FirstSeen, ss.LastSeen, ss.ApplicationIDs, count, first, last, apps)
+	}
+}
+
+func listAll(t *testing.T, s eye.Store, f eye.EventFilter) []eye.Event {
+	t.Helper()
+	var all []eye.Event
+	for range 10000 {
+		page, err := s.Events(context.Background(), f)
+		if err != nil {
+			t.Fatalf("Events(%+v): %v", f, err)
+		}
+		all = append(all, page.Items...)
+		if page.Next == nil {
+			return all
+		}
+		f.After = page.Next
+	}
+	t.Fatal("Events: pages never end")
+	return nil
+}
+
+func ids(evs []eye.Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.ID
+	}
+	return out
+}
+
+func testRoundTrip(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ev := g.event(newSession(), 0)
+	ev.EventID = "client-key-1"
+	ev.Data = []byte(`{"big":12345678901234567890123,"f":1.000000000000000000001,"s":"é\u0000"}`)
+	ev.Timestamp = time.Date(2021, 1, 1, 9, 15, 27, 243861000, time.UTC)
+	ev.SentAt = ev.Timestamp.Add(2 * time.Second)
+	ev.ReceivedAt = ev.Timestamp.Add(5 * time.Second)
+	ev.ClockOffset = 3 * time.Second
+	if res := write(t, s, events(ev)); res.Events != 1 {
+		t.Fatalf("Write = %+v, want 1 event", res)
+	}
+	got, err := s.Event(context.Background(), ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != ev.ID || got.EventID != ev.EventID || got.ApplicationID != ev.ApplicationID ||
+		got.SessionID != ev.SessionID || got.Category != ev.Category || got.Name != ev.Name ||
+		string(got.Data) != string(ev.Data) || !got.Timestamp.Equal(ev.Timestamp) || !got.SentAt.Equal(ev.SentAt) ||
+		!got.ReceivedAt.Equal(ev.ReceivedAt) || got.ClockOffset != ev.ClockOffset || got.Seq != ev.Seq {
+		t.Errorf("Event =\n%+v\nwant\n%+v", got, ev)
+	}
+	if got.Timestamp.Location() != time.UTC {
+		t.Errorf("Timestamp in %v, want UTC", got.Timestamp.Location())
+	}
+}
+
+func testIdempotent(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess := newSession()
+	b := eye.Batch{
+		Events:   []eye.Event{g.event(sess, 0), g.event(sess, 1)},
+		Errors:   []eye.ErrorRecord{g.errorRecord(sess, "missing_field", 0)},
+		Sessions: []eye.Session{{ID: newSession(), CreatedAt: at(0)}},
+	}
+	first := write(t, s, b)
+	if first != (eye.WriteResult{Events: 2, Errors: 1, Sessions: 1}) {
+		t.Errorf("first Write = %+v", first)
+	}
+	// A redelivered batch, with one new event in it.
+	b.Events = append(b.Events, g.event(sess, 2))
+	second := write(t, s, b)
+	if second != (eye.WriteResult{Events: 1, Duplicates: 3}) {
+		t.Errorf("second Write = %+v, want 1 event and 3 duplicates", second)
+	}
+	// A duplicate inside one batch counts once.
+	ev := g.event(sess, 3)
+	if res := write(t, s, events(ev, ev)); res.Events != 1 || res.Duplicates != 1 {
+		t.Errorf("Write(twice the same) = %+v", res)
+	}
+	checkSession(t, s, sess, 4, at(0), at(3), eye.DefaultApplicationID)
+}
+
+func testSessionCounters(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess := newSession()
+	// Out of order, across batches and applications.
+	a, b, c := g.event(sess, 10), g.event(sess, 5), g.event(sess, 20)
+	c.ApplicationID = "shop"
+	write(t, s, events(a))
+	checkSession(t, s, sess, 1, at(10), at(10), "default")
+	write(t, s, events(b, c))
+	checkSession(t, s, sess, 3, at(5), at(20), "default", "shop")
+	ss := getSession(t, s, sess)
+	if !ss.CreatedAt.Equal(at(11)) {
+		t.Errorf("CreatedAt = %v, want the first event's arrival %v", ss.CreatedAt, at(11))
+	}
+}
+
+func testMintedSession(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess := newSession()
+	write(t, s, eye.Batch{Sessions: []eye.Session{{ID: sess, CreatedAt: at(0)}}})
+	ss := getSession(t, s, sess)
+	if ss.EventCount != 0 || !ss.FirstSeen.IsZero() || !ss.LastSeen.IsZero() || len(ss.ApplicationIDs) != 0 || !ss.CreatedAt.Equal(at(0)) {
+		t.Errorf("minted session = %+v", ss)
+	}
+	write(t, s, events(g.event(sess, 100)))
+	checkSession(t, s, sess, 1, at(100), at(100), "default")
+	if ss := getSession(t, s, sess); !ss.CreatedAt.Equal(at(0)) {
+		t.Errorf("CreatedAt changed to %v", ss.CreatedAt)
+	}
+	// Minting it again changes nothing.
+	if res := write(t, s, eye.Batch{Sessions: []eye.Session{{ID: sess, CreatedAt: at(500)}}}); res.Sessions != 0 {
+		t.Errorf("minting again = %+v", res)
+	}
+	checkSession(t, s, sess, 1, at(100), at(100), "default")
+}
+
+func testOneOutcomePerID(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess := newSession()
+	ev := g.event(sess, 0)
+	ev.EventID = "k1"
+	write(t, s, events(ev))
+	// The same client event, later found invalid: not also an error.
+	rec := g.errorRecord(sess, "future_timestamp", 0)
+	rec.ID, rec.EventID = ev.ID, "k1"
+	if res := write(t, s, eye.Batch{Errors: []eye.ErrorRecord{rec}}); res.Errors != 0 || res.Duplicates != 1 {
+		t.Errorf("error for a stored event = %+v", res)
+	}
+	// And the other way round.
+	rec2 := g.errorRecord(sess, "empty_data", 0)
+	rec2.EventID = "k2"
+	write(t, s, eye.Batch{Errors: []eye.ErrorRecord{rec2}})
+	ev2 := g.event(sess, 1)
+	ev2.ID, ev2.EventID = rec2.ID, "k2"
+	if res := write(t, s, events(ev2)); res.Events != 0 || res.Duplicates != 1 {
+		t.Errorf("event for a stored error = %+v", res)
+	}
+	checkSession(t, s, sess, 1, at(0), at(0), "default")
+}
+
+func testEventPages(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess := newSession()
+	var all []eye.Event
+	// 25 events, in groups sharing one timestamp, written out of order.
+	for i := range 25 {
+		all = append(all, g.event(sess, (i*7%25)/3))
+	}
+	write(t, s, events(all...))
+	asc := slices.Clone(all)
+	slices.SortStableFunc(asc, func(a, b eye.Event) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return int(a.Seq) - int(b.Seq)
+	})
+	desc := slices.Clone(asc)
+	slices.Reverse(desc)
+	for _, limit := range []int{1, 2, 3, 7, 25, 100} {
+		got := listAll(t, s, eye.EventFilter{SessionID: sess, Ascending: true, Limit: limit})
+		if !slices.Equal(ids(got), ids(asc)) {
+			t.Errorf("ascending, limit %d: wrong order or rows", limit)
+		}
+		got = listAll(t, s, eye.EventFilter{SessionID: sess, Limit: limit})
+		if !slices.Equal(ids(got), ids(desc)) {
+			t.Errorf("descending, limit %d: wrong order or rows", limit)
+		}
+	}
+	page, err := s.Events(context.Background(), eye.EventFilter{SessionID: sess, Limit: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Next != nil {
+		t.Errorf("a page holding the last row has a next position")
+	}
+}
+
+func testEventFilters(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess, other := newSession(), newSession()
+	a := g.event(sess, 0)
+	b := g.event(sess, 10)
+	b.Category, b.Name = "form interaction", "submit"
+	c := g.event(other, 20)
+	c.Name = "cta click"
+	write(t, s, events(a, b, c))
+	tests := []struct {
+		f    eye.EventFilter
+		want []eye.Event
+	}{
+		{eye.EventFilter{SessionID: sess}, []eye.Event{b, a}},
+		{eye.EventFilter{Category: "page interaction", SessionID: sess}, []eye.Event{a}},
+		{eye.EventFilter{Name: "submit"}, []eye.Event{b}},
+		{eye.EventFilter{Name: "cta click", Category: "page interaction"}, []eye.Event{c}},
+		{eye.EventFilter{From: at(10), To: at(20)}, []eye.Event{c, b}},
+		{eye.EventFilter{From: at(10), To: at(10)}, []eye.Event{b}},
+		{eye.EventFilter{SessionID: sess, From: at(1)}, []eye.Event{b}},
+		{eye.EventFilter{SessionID: sess, To: at(9)}, []eye.Event{a}},
+		{eye.EventFilter{Category: "nothing"}, nil},
+	}
+	for _, tt := range tests {
+		tt.f.Limit = 10
+		// Other tests share no data with this one only when stores are
+		// fresh; restrict to this test's sessions.
+		got := filterSessions(listAll(t, s, tt.f), sess, other)
+		if !slices.Equal(ids(got), ids(tt.want)) {
+			t.Errorf("Events(%+v) = %v, want %v", tt.f, ids(got), ids(tt.want))
+		}
+	}
+}
+
+func filterSessions(evs []eye.Event, sessions ...string) []eye.Event {
+	var out []eye.Event
+	for _, ev := range evs {
+		if slices.Contains(sessions, ev.SessionID) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func testUpdateEvent(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	sess, other := newSession(), newSession()
+	a, b := g.event(sess, 0), g.event(sess, 10)
+	b.ApplicationID = "shop"
+	write(t, s, events(a, b, g.event(other, 5)))
+
+	// Moving b later changes last_seen.
+	got, err := s.UpdateEvent(ctx, b.ID, func(cur eye.Event) (eye.Event, []string, error) {
+		cur.Timestamp = at(30)
+		cur.Category = "not named, not written"
+		return cur, []string{"timestamp"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Timestamp.Equal(at(30)) || got.Category != b.Category {
+		t.Errorf("updated = %+v", got)
+	}
+	checkSession(t, s, sess, 2, at(0), at(30), "default", "shop")
+
+	// Moving b to another session moves its count and application.
+	if _, err := s.UpdateEvent(ctx, b.ID, func(cur eye.Event) (eye.Event, []string, error) {
+		cur.SessionID = other
+		return cur, []string{"session_id"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, s, sess, 1, at(0), at(0), "default")
+	checkSession(t, s, other, 2, at(5), at(30), "default", "shop")
+
+	// Moving it to a session never seen creates it.
+	fresh := newSession()
+	if _, err := s.UpdateEvent(ctx, b.ID, func(cur eye.Event) (eye.Event, []string, error) {
+		cur.SessionID = fresh
+		return cur, []string{"session_id"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, s, fresh, 1, at(30), at(30), "shop")
+	checkSession(t, s, other, 1, at(5), at(5), "default")
+
+	// Data and names.
+	if _, err := s.UpdateEvent(ctx, a.ID, func(cur eye.Event) (eye.Event, []string, error) {
+		cur.Data = []byte(`{"host":"example.com"}`)
+		cur.Name = "renamed"
+		return cur, []string{"data", "name"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := s.Event(ctx, a.ID); string(ev.Data) != `{"host":"example.com"}` || ev.Name != "renamed" {
+		t.Errorf("after update: %+v", ev)
+	}
+
+	// An error from change aborts and comes back unchanged.
+	sentinel := errors.New("no")
+	if _, err := s.UpdateEvent(ctx, a.ID, func(cur eye.Event) (eye.Event, []string, error) {
+		return cur, nil, sentinel
+	}); !errors.Is(err, sentinel) {
+		t.Errorf("UpdateEvent error = %v, want the change's", err)
+	}
+	if _, err := s.UpdateEvent(ctx, eye.NewID(), func(cur eye.Event) (eye.Event, []string, error) {
+		t.Error("change called for a missing event")
+		return cur, nil, nil
+	}); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("UpdateEvent(missing) = %v, want not_found", err)
+	}
+}
+
+func testDeleteEvent(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	sess := newSession()
+	a, b, c := g.event(sess, 0), g.event(sess, 10), g.event(sess, 20)
+	c.ApplicationID = "shop"
+	write(t, s, events(a, b, c))
+	if err := s.DeleteEvent(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, s, sess, 2, at(0), at(10), "default")
+	if err := s.DeleteEvent(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, s, sess, 1, at(10), at(10), "default")
+	if err := s.DeleteEvent(ctx, a.ID); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("second delete = %v, want not_found", err)
+	}
+	if err := s.DeleteEvent(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkSession(t, s, sess, 0, time.Time{}, time.Time{})
+	// A redelivered copy of a deleted event is a new insert: the store
+	// cannot tell, and counters stay true either way.
+	write(t, s, events(b))
+	checkSession(t, s, sess, 1, at(10), at(10), "default")
+}
+
+func testSessionPages(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	// Activity far in the future of every other test's, so this test's
+	// sessions come first in the shared list.
+	var want []string
+	for i := range 7 {
+		sess := newSession()
+		want = append([]string{sess}, want...)
+		if i == 3 {
+			// A session without events sorts by its creation time.
+			write(t, s, eye.Batch{Sessions: []eye.Session{{ID: sess, CreatedAt: at(1_000_000 + i)}}})
+			continue
+		}
+		write(t, s, events(g.event(sess, 1_000_000+i)))
+	}
+	for _, limit := range []int{1, 3, 7} {
+		var got []string
+		f := eye.SessionFilter{Limit: limit}
+		for len(got) < len(want) {
+			page, err := s.Sessions(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ss := range page.Items {
+				got = append(got, ss.ID)
+			}
+			if page.Next == nil {
+				break
+			}
+			f.After = page.Next
+		}
+		if !slices.Equal(got[:len(want)], want) {
+			t.Errorf("limit %d: sessions %v, want %v", limit, got, want)
+		}
+	}
+}
+
+func (g *gen) errorRecord(session, code string, received int) eye.ErrorRecord {
+	return eye.ErrorRecord{
+		ID:            eye.NewID(),
+		ReceivedAt:    at(received),
+		ApplicationID: eye.DefaultApplicationID,
+		Category:      "page interaction",
+		Name:          "pageview",
+		SessionID:     session,
+		Reasons:       []eye.Reason{{Code: code, Field: "data", Message: code + " happened"}},
+		Payload:       []byte(`{"session_id":"` + session + `", "n": 1.0000000000000000000001}`),
+		Seq:           g.nextSeq(),
+	}
+}
+
+func testErrors(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	sess := newSession()
+	a := g.errorRecord(sess, eye.CodeFutureTimestamp, 2_000_000)
+	b := g.errorRecord(sess, eye.CodeEmptyData, 2_000_001)
+	b.Reasons = append(b.Reasons, eye.Reason{Code: eye.CodeFutureTimestamp, Field: "timestamp", Message: "late"},
+		eye.Reason{Code: eye.CodeEmptyData, Field: "data", Message: "again"})
+	b.Category = "form interaction"
+	c := eye.ErrorRecord{ID: eye.NewID(), ReceivedAt: at(2_000_002), ApplicationID: "default",
+		Reasons: []eye.Reason{{Code: eye.CodeMalformedJSON, Message: "not JSON"}}, Payload: []byte("{\"a\":\xff"), Seq: g.nextSeq()}
+	if res := write(t, s, eye.Batch{Errors: []eye.ErrorRecord{a, b, c}}); res.Errors != 3 {
+		t.Fatalf("Write = %+v", res)
+	}
+	got, err := s.ErrorRecord(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Payload) != string(c.Payload) || got.Message() != "not JSON" || got.SessionID != "" {
+		t.Errorf("ErrorRecord = %+v", got)
+	}
+	got, _ = s.ErrorRecord(ctx, b.ID)
+	if len(got.Reasons) != 3 || got.Reasons[1] != b.Reasons[1] || string(got.Payload) != string(b.Payload) {
+		t.Errorf("ErrorRecord(b) = %+v", got)
+	}
+	list := func(f eye.ErrorFilter) []string {
+		var out []string
+		for {
+			page, err := s.Errors(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Items {
+				if r.ReceivedAt.Before(at(2_000_000)) || r.ReceivedAt.After(at(2_000_002)) {
+					continue // another test's
+				}
+				out = append(out, r.ID)
+			}
+			if page.Next == nil {
+				return out
+			}
+			f.After = page.Next
+		}
+	}
+	tests := []struct {
+		f    eye.ErrorFilter
+		want []string
+	}{
+		{eye.ErrorFilter{}, []string{c.ID, b.ID, a.ID}},
+		{eye.ErrorFilter{Code: eye.CodeFutureTimestamp}, []string{b.ID, a.ID}},
+		{eye.ErrorFilter{Code: eye.CodeEmptyData}, []string{b.ID}},
+		{eye.ErrorFilter{Code: eye.CodeMalformedJSON}, []string{c.ID}},
+		{eye.ErrorFilter{Code: eye.CodeFutureTimestamp, Category: "form interaction"}, []string{b.ID}},
+		{eye.ErrorFilter{SessionID: sess}, []string{b.ID, a.ID}},
+		{eye.ErrorFilter{Name: "pageview", From: at(2_000_001)}, []string{b.ID}},
+		{eye.ErrorFilter{To: at(2_000_000), Code: eye.CodeFutureTimestamp}, []string{a.ID}},
+	}
+	for _, tt := range tests {
+		for _, limit := range []int{1, 2, 10} {
+			tt.f.Limit = limit
+			if got := list(tt.f); !slices.Equal(got, tt.want) {
+				t.Errorf("Errors(%+v) = %v, want %v", tt.f, got, tt.want)
+			}
+		}
+	}
+}
+
+func testConcurrentWriters(t *testing.T, s eye.Store) {
+	g := &gen{}
+	sess := newSession()
+	const writers, perWriter = 8, 50
+	all := make([]eye.Event, writers*perWriter)
+	for i := range all {
+		all[i] = g.event(sess, i)
+		all[i].ApplicationID = fmt.Sprintf("app-%d", i%3)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*2)
+	for w := range writers {
+		// Each writer writes its own events and, overlapping, its
+		// neighbour's: every event is written twice.
+		mine := all[w*perWriter : (w+1)*perWriter]
+		next := all[(w+1)%writers*perWriter : ((w+1)%writers+1)*perWriter]
+		for _, part := range [][]eye.Event{mine, next} {
+			wg.Go(func() {
+				for i := 0; i < len(part); i += 10 {
+					if _, err := s.Write(context.Background(), events(part[i:i+10]...)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	checkSession(t, s, sess, writers*perWriter, at(0), at(writers*perWriter-1), "app-0", "app-1", "app-2")
+}
+
+func testKeys(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	k := eye.Key{ID: eye.NewID(), Prefix: "eye_abcd", Hash: []byte("0123456789abcdef0123456789abcdef"),
+		Scopes: []string{"admin"}, Label: "test", CreatedAt: at(0)}
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(keys, func(x eye.Key) bool { return x.ID == k.ID })
+	if i < 0 {
+		t.Fatalf("Keys() lacks the new key: %+v", keys)
+	}
+	got := keys[i]
+	if got.Prefix != k.Prefix || string(got.Hash) != string(k.Hash) || !slices.Equal(got.Scopes, k.Scopes) ||
+		got.ApplicationID != "" || got.Label != "test" || !got.CreatedAt.Equal(k.CreatedAt) {
+		t.Errorf("Keys()[i] = %+v, want %+v", got, k)
+	}
+}
+
+func testNotFound(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	id := eye.NewID()
+	if _, err := s.Event(ctx, id); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("Event = %v", err)
+	}
+	if _, err := s.Session(ctx, id); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("Session = %v", err)
+	}
+	if _, err := s.ErrorRecord(ctx, id); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("ErrorRecord = %v", err)
+	}
+}

@@ -1,0 +1,56 @@
+package eye
+
+import (
+	"context"
+	"time"
+)
+
+// Kind says what a queued message asks the worker to record.
+type Kind string
+
+// Kinds of queued messages.
+const (
+	KindEvent     Kind = "event"     // an event as an application sent it, to validate and store
+	KindSession   Kind = "session"   // a session minted by POST /sessions/
+	KindMalformed Kind = "malformed" // a body that was not a JSON object: stored as an error record
+)
+
+// Message is what ingest records: it travels through the queue to a worker,
+// so that ingest never needs the store.
+type Message struct {
+	Kind          Kind
+	ID            string // event id, session id or error record id
+	ApplicationID string
+	ReceivedAt    time.Time
+	Payload       []byte // the bytes received, untouched
+	Detail        string // for KindMalformed: why the body was refused
+}
+
+// Delivery is a queued message handed to a worker. The worker acknowledges
+// it only once what it records is committed to the store.
+type Delivery struct {
+	Message
+	Seq uint64 // the queue's sequence number: the arrival sequence
+	Acker
+}
+
+// Acker settles a delivered message.
+type Acker interface {
+	Ack() error        // done: remove it from the queue
+	InProgress() error // still working on it: do not redeliver yet
+	Nak() error        // not done: redeliver it
+}
+
+// Queue is the durable queue between ingest and the workers.
+type Queue interface {
+	// Publish persists msgs and returns once the queue has acknowledged
+	// every one of them, with how many it recognized as duplicates of
+	// messages it holds already. An error means some may not be persisted:
+	// EUNAVAILABLE when the queue is down or full.
+	Publish(ctx context.Context, msgs ...Message) (duplicates int, err error)
+	// Receive blocks until at least one message is available or ctx ends,
+	// and returns up to max of them.
+	Receive(ctx context.Context, max int) ([]Delivery, error)
+	// Ready reports whether the queue accepts publishes.
+	Ready(ctx context.Context) error
+}

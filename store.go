@@ -1,0 +1,105 @@
+package eye
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps events, sessions, error records and keys. Every write is
+// idempotent: writing a record whose id is stored already changes nothing.
+type Store interface {
+	// Write stores a batch in one transaction: all of it or none of it.
+	// Session counters count only events really inserted.
+	Write(ctx context.Context, b Batch) (WriteResult, error)
+
+	// Event returns one event, or ENOTFOUND.
+	Event(ctx context.Context, id string) (Event, error)
+	// Events returns a page of events matching f.
+	Events(ctx context.Context, f EventFilter) (Page[Event], error)
+	// UpdateEvent reads an event, calls change with it, and stores the
+	// members change names (session_id, category, name, data, timestamp)
+	// from the event it returns, all in one transaction. An error from
+	// change aborts the update and is returned as it is.
+	UpdateEvent(ctx context.Context, id string, change func(Event) (Event, []string, error)) (Event, error)
+	// DeleteEvent deletes an event, or returns ENOTFOUND.
+	DeleteEvent(ctx context.Context, id string) error
+
+	// Session returns one session, or ENOTFOUND.
+	Session(ctx context.Context, id string) (Session, error)
+	// Sessions returns a page of sessions, most recent activity first.
+	Sessions(ctx context.Context, f SessionFilter) (Page[Session], error)
+
+	// ErrorRecord returns one error record, or ENOTFOUND.
+	ErrorRecord(ctx context.Context, id string) (ErrorRecord, error)
+	// Errors returns a page of error records matching f, newest first.
+	Errors(ctx context.Context, f ErrorFilter) (Page[ErrorRecord], error)
+
+	// Keys returns every API key that is not revoked.
+	Keys(ctx context.Context) ([]Key, error)
+	// CreateKey stores a new API key.
+	CreateKey(ctx context.Context, k Key) error
+
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Page is one page of a list, with the position after its last item when
+// there may be more.
+type Page[T any] struct {
+	Items []T
+	Next  *Position
+}
+
+// Position is a place in a list: the full sort key of the row before it,
+// so that the next page starts exactly after that row however deep it is.
+// Time is the row's timestamp (events), received_at (error records) or
+// activity time (sessions); Seq its arrival sequence (events); Row the
+// store's own row number, which makes the key unique.
+type Position struct {
+	Time time.Time
+	Seq  uint64
+	Row  int64
+}
+
+// EventFilter selects events. Empty fields select everything.
+type EventFilter struct {
+	SessionID string
+	Category  string
+	Name      string
+	From      time.Time // timestamp >= From, when not zero
+	To        time.Time // timestamp <= To, when not zero
+	Ascending bool      // oldest first; newest first otherwise
+	Limit     int
+	After     *Position
+}
+
+// ErrorFilter selects error records. Empty fields select everything.
+type ErrorFilter struct {
+	Code      string // a record matches when any of its reasons has this code
+	Category  string
+	Name      string
+	SessionID string
+	From      time.Time // received_at >= From, when not zero
+	To        time.Time // received_at <= To, when not zero
+	Limit     int
+	After     *Position
+}
+
+// SessionFilter selects sessions.
+type SessionFilter struct {
+	Limit int
+	After *Position
+}
+
+// Key is an API key. Only the SHA-256 hash of its secret is stored.
+type Key struct {
+	ID            string
+	Prefix        string // the first characters of the secret, to recognize it
+	Hash          []byte // SHA-256 of the secret
+	Scopes        []string
+	ApplicationID string // "" for a key of no application (the admin key)
+	Label         string
+	CreatedAt     time.Time
+}
