@@ -1,0 +1,347 @@
+// Package natsq implements eye.Queue on NATS JetStream: a nats-server
+// embedded in the process (the default: no port, files in the data
+// directory), or an external server or cluster.
+//
+// The stream never deletes an unprocessed message: work-queue retention (a
+// message leaves when a worker acknowledges it), no age limit, and
+// DiscardNew at its byte limit, so that a full queue refuses new messages
+// (ingest answers 503) instead of dropping old ones.
+package natsq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/theeye/eye"
+)
+
+// Names in JetStream.
+const (
+	StreamName   = "EYE"
+	Subject      = "eye.ingest"
+	ConsumerName = "worker"
+)
+
+// Message headers; the body is the payload as received.
+const (
+	hdrKind     = "Eye-Kind"
+	hdrID       = "Eye-Id"
+	hdrApp      = "Eye-App"
+	hdrReceived = "Eye-Received" // Unix microseconds
+	hdrDetail   = "Eye-Detail"
+)
+
+// Options configure the queue.
+type Options struct {
+	// URL of an external NATS server or cluster; "" embeds one.
+	URL string
+	// Dir holds the embedded server's JetStream files.
+	Dir string
+	// MaxBytes bounds the stream; once full, publishes fail.
+	MaxBytes int64
+	// Replicas of the stream on a cluster (1 when embedded).
+	Replicas int
+	// DuplicateWindow is how long the queue remembers message ids to drop
+	// a republished message.
+	DuplicateWindow time.Duration
+	// AckWait is how long a worker may hold a message without a sign of
+	// progress before it is delivered again.
+	AckWait time.Duration
+	// MaxAckPending bounds the messages held by workers at once.
+	MaxAckPending int
+	Logger     *slog.Logger
+}
+
+// Queue is an eye.Queue on JetStream.
+type Queue struct {
+	srv    *server.Server // nil when external
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cons   jetstream.Consumer
+	opts   Options
+	log    *slog.Logger
+
+}
+
+var _ eye.Queue = (*Queue)(nil)
+
+// Open starts the embedded server when opts.URL is empty, connects, and
+// creates or updates the stream and the workers' consumer.
+func Open(ctx context.Context, opts Options) (*Queue, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	if opts.DuplicateWindow == 0 {
+		opts.DuplicateWindow = 2 * time.Minute
+	}
+	if opts.AckWait == 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	if opts.MaxAckPending == 0 {
+		opts.MaxAckPending = 20000
+	}
+	q := &Queue{opts: opts, log: opts.Logger}
+	var connOpts []nats.Option
+	url := opts.URL
+	if url == "" {
+		srv, err := startServer(opts.Dir, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		q.srv = srv
+		url = srv.ClientURL()
+		connOpts = append(connOpts, nats.InProcessServer(srv))
+	}
+	connOpts = append(connOpts,
+		nats.Name("eye"),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				q.log.Warn("queue disconnected", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { q.log.Info("queue reconnected") }),
+	)
+	nc, err := nats.Connect(url, connOpts...)
+	if err != nil {
+		q.shutdownServer()
+		return nil, fmt.Errorf("connect to queue: %w", err)
+	}
+	q.nc = nc
+	q.js, err = jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(16384),
+		jetstream.WithPublishAsyncTimeout(10*time.Second),
+	)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := q.setup(ctx); err != nil {
+		q.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+func startServer(dir string, log *slog.Logger) (*server.Server, error) {
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "eye-embedded",
+		DontListen: true,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		// A batch refused as a whole is kept whole in an error record.
+		MaxPayload: 4 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded queue: %w", err)
+	}
+	srv.SetLoggerV2(serverLog{log.With("component", "nats")}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("embedded queue: not ready after 30s")
+	}
+	return srv, nil
+}
+
+func (q *Queue) setup(ctx context.Context) error {
+	var err error
+	q.stream, err = q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Everything ingest recorded, until a worker stores it",
+		Subjects:    []string{Subject},
+		Retention:   jetstream.WorkQueuePolicy,
+		Discard:     jetstream.DiscardNew,
+		MaxBytes:    q.opts.MaxBytes,
+		Storage:     jetstream.FileStorage,
+		Replicas:    q.opts.Replicas,
+		Duplicates:  q.opts.DuplicateWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	q.cons, err = q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "The workers: validate and store",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       q.opts.AckWait,
+		MaxDeliver:    -1, // a store outage is not poison: never give up on a message
+		MaxAckPending: q.opts.MaxAckPending,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer %s: %w", ConsumerName, err)
+	}
+	return nil
+}
+
+// Publish persists msgs and waits for the queue's acknowledgement of each.
+// The message id doubles as JetStream's deduplication id.
+func (q *Queue) Publish(ctx context.Context, msgs ...eye.Message) (int, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		h := nats.Header{}
+		h.Set(hdrKind, string(m.Kind))
+		h.Set(hdrID, m.ID)
+		h.Set(hdrApp, m.ApplicationID)
+		h.Set(hdrReceived, strconv.FormatInt(m.ReceivedAt.UnixMicro(), 10))
+		if m.Detail != "" {
+			h.Set(hdrDetail, m.Detail)
+		}
+		f, err := q.js.PublishMsgAsync(&nats.Msg{Subject: Subject, Header: h, Data: m.Payload}, jetstream.WithMsgID(m.ID))
+		if err != nil {
+			return 0, refused(err)
+		}
+		futures = append(futures, f)
+	}
+	dups := 0
+	for _, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			if ack.Duplicate {
+				dups++
+			}
+		case err := <-f.Err():
+			return dups, refused(err)
+		case <-ctx.Done():
+			return dups, fmt.Errorf("publish: %w", ctx.Err())
+		}
+	}
+	return dups, nil
+}
+
+// refused wraps a publish error: the queue is down or full.
+func refused(err error) error {
+	return fmt.Errorf("publish: %w: %w", eye.Errorf(eye.EUNAVAILABLE, "The queue did not accept the event; retry later."), err)
+}
+
+// Receive returns up to max messages, waiting for the first one. It pulls
+// only what it returns, so that a stopping worker leaves nothing behind in
+// a buffer: what it did not receive is delivered at once to the next one.
+func (q *Queue) Receive(ctx context.Context, max int) ([]eye.Delivery, error) {
+	out := make([]eye.Delivery, 0, max)
+	for len(out) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := q.fetch(&out, 1, jetstream.FetchContext(wait))
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("receive: %w", err)
+		}
+	}
+	// Then whatever else is there already.
+	if max > 1 {
+		if err := q.fetch(&out, max-1); err != nil {
+			q.log.Debug("receive more", "error", err)
+		}
+	}
+	return out, nil
+}
+
+// fetch pulls up to n messages onto out: those available now when no
+// options are given, or the first to arrive within the options' wait.
+func (q *Queue) fetch(out *[]eye.Delivery, n int, opts ...jetstream.FetchOpt) error {
+	var (
+		b   jetstream.MessageBatch
+		err error
+	)
+	if len(opts) == 0 {
+		b, err = q.cons.FetchNoWait(n)
+	} else {
+		b, err = q.cons.Fetch(n, opts...)
+	}
+	if err != nil {
+		return err
+	}
+	for m := range b.Messages() {
+		*out = append(*out, q.delivery(m))
+	}
+	if err := b.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// delivery reads a message's headers. A message that lacks them (not
+// published by The Eye) is delivered with an empty Kind: the worker keeps
+// it as an error record.
+func (q *Queue) delivery(m jetstream.Msg) eye.Delivery {
+	h := m.Headers()
+	d := eye.Delivery{
+		Message: eye.Message{
+			Kind:          eye.Kind(h.Get(hdrKind)),
+			ID:            h.Get(hdrID),
+			ApplicationID: h.Get(hdrApp),
+			Payload:       m.Data(),
+			Detail:        h.Get(hdrDetail),
+		},
+		Acker: m,
+	}
+	if us, err := strconv.ParseInt(h.Get(hdrReceived), 10, 64); err == nil {
+		d.ReceivedAt = time.UnixMicro(us).UTC()
+	}
+	if meta, err := m.Metadata(); err == nil {
+		d.Seq = meta.Sequence.Stream
+	}
+	return d
+}
+
+// Ready reports whether the queue accepts publishes: connected, and the
+// stream not full.
+func (q *Queue) Ready(ctx context.Context) error {
+	if !q.nc.IsConnected() {
+		return eye.Errorf(eye.EUNAVAILABLE, "queue: not connected")
+	}
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("queue: %w: %w", eye.Errorf(eye.EUNAVAILABLE, "queue: %v", err), err)
+	}
+	// Full when there is no room left for one more large event.
+	if q.opts.MaxBytes > 0 && int64(info.State.Bytes)+64<<10 > q.opts.MaxBytes {
+		return eye.Errorf(eye.EUNAVAILABLE, "queue: full (%d bytes)", info.State.Bytes)
+	}
+	return nil
+}
+
+// Close closes the connection and, when embedded, shuts the server down.
+func (q *Queue) Close() error {
+	if q.nc != nil {
+		// Flush what was published (acks of finished batches).
+		_ = q.nc.FlushTimeout(5 * time.Second)
+		q.nc.Close()
+	}
+	q.shutdownServer()
+	return nil
+}
+
+func (q *Queue) shutdownServer() {
+	if q.srv != nil {
+		q.srv.Shutdown()
+		q.srv.WaitForShutdown()
+	}
+}
+
+// serverLog sends the embedded server's log to slog. Its notices (a banner
+// at every start) are debug information for The Eye's operator.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,163 @@
+package natsq_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/natsq"
+)
+
+func open(t *testing.T, dir string, maxBytes int64) *natsq.Queue {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := natsq.Open(ctx, natsq.Options{Dir: dir, MaxBytes: maxBytes, Logger: slog.Default()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func message(i int) eye.Message {
+	return eye.Message{
+		Kind:          eye.KindEvent,
+		ID:            eye.NewID(),
+		ApplicationID: "default",
+		ReceivedAt:    time.Date(2021, 1, 1, 9, 15, 27, 243860000, time.UTC),
+		Payload:       fmt.Appendf(nil, `{"n": %d, "big": 1.00000000000000000000001}`, i),
+		Detail:        "",
+	}
+}
+
+func receive(t *testing.T, q *natsq.Queue, n int) []eye.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []eye.Delivery
+	for len(out) < n {
+		ds, err := q.Receive(ctx, n-len(out))
+		if err != nil {
+			t.Fatalf("Receive after %d of %d: %v", len(out), n, err)
+		}
+		out = append(out, ds...)
+	}
+	return out
+}
+
+func TestPublishReceive(t *testing.T) {
+	q := open(t, t.TempDir(), 0)
+	defer q.Close()
+	ctx := context.Background()
+	var sent []eye.Message
+	for i := range 50 {
+		sent = append(sent, message(i))
+	}
+	sent[3].Kind, sent[3].Detail = eye.KindMalformed, "not JSON"
+	if dups, err := q.Publish(ctx, sent...); err != nil || dups != 0 {
+		t.Fatalf("Publish = %d, %v", dups, err)
+	}
+	got := receive(t, q, len(sent))
+	var last uint64
+	for i, d := range got {
+		want := sent[i]
+		if d.Kind != want.Kind || d.ID != want.ID || d.ApplicationID != want.ApplicationID ||
+			!d.ReceivedAt.Equal(want.ReceivedAt) || string(d.Payload) != string(want.Payload) || d.Detail != want.Detail {
+			t.Errorf("delivery %d = %+v, want %+v", i, d.Message, want)
+		}
+		if d.Seq <= last {
+			t.Errorf("delivery %d: seq %d after %d", i, d.Seq, last)
+		}
+		last = d.Seq
+		if err := d.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestDuplicateID(t *testing.T) {
+	q := open(t, t.TempDir(), 0)
+	defer q.Close()
+	m := message(1)
+	if dups, err := q.Publish(context.Background(), m); err != nil || dups != 0 {
+		t.Fatalf("first Publish = %d, %v", dups, err)
+	}
+	if dups, err := q.Publish(context.Background(), m, message(2)); err != nil || dups != 1 {
+		t.Fatalf("second Publish = %d, %v; want 1 duplicate", dups, err)
+	}
+}
+
+func TestFullQueueRefuses(t *testing.T) {
+	q := open(t, t.TempDir(), 256<<10)
+	defer q.Close()
+	ctx := context.Background()
+	if err := q.Ready(ctx); err != nil {
+		t.Fatalf("Ready on an empty queue = %v", err)
+	}
+	big := message(0)
+	big.Payload = make([]byte, 16<<10)
+	var err error
+	for i := 0; i < 40 && err == nil; i++ {
+		m := big
+		m.ID = eye.NewID()
+		_, err = q.Publish(ctx, m)
+	}
+	if eye.ErrorCode(err) != eye.EUNAVAILABLE {
+		t.Fatalf("publishing past the byte limit: %v, want unavailable", err)
+	}
+	if err := q.Ready(ctx); eye.ErrorCode(err) != eye.EUNAVAILABLE {
+		t.Errorf("Ready on a full queue = %v", err)
+	}
+	// Once a worker takes messages out, publishes succeed again.
+	for _, d := range receive(t, q, 2) {
+		d.Ack()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := big
+		m.ID = eye.NewID()
+		if _, err = q.Publish(ctx, m); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish after acks: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRestartKeepsUnacked checks that messages persisted but not
+// acknowledged survive a restart of the embedded server, and that those a
+// stopping worker had pulled come back at once.
+func TestRestartKeepsUnacked(t *testing.T) {
+	dir := t.TempDir()
+	q := open(t, dir, 0)
+	var sent []eye.Message
+	for i := range 10 {
+		sent = append(sent, message(i))
+	}
+	if _, err := q.Publish(context.Background(), sent...); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, q, 3)
+	for _, d := range got {
+		d.Ack()
+	}
+	q.Close()
+
+	q = open(t, dir, 0)
+	defer q.Close()
+	start := time.Now()
+	rest := receive(t, q, 7)
+	for i, d := range rest {
+		if d.ID != sent[3+i].ID {
+			t.Errorf("after restart, delivery %d = %s, want %s", i, d.ID, sent[3+i].ID)
+		}
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("redelivery took %v", waited)
+	}
+}
