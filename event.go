@@ -81,6 +81,7 @@ const (
 	CodeReadOnly         = "read_only"          // a correction names a member that cannot change
 	CodeUnknownField     = "unknown_field"      // a correction names a member events do not have
 	CodeStoreRejected    = "store_rejected"     // the store refused the event on its own
+	CodeUnreadable       = "unreadable_message" // a queued message The Eye did not write
 )
 
 // Batch is what a worker writes to the store in one transaction.

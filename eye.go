@@ -62,3 +62,20 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal error."
 }
+
+// Scopes of API keys.
+const (
+	ScopeIngest = "ingest" // send events and mint sessions
+	ScopeRead   = "read"   // read events, sessions and error records of every application
+	ScopeAdmin  = "admin"  // everything
+)
+
+// Allows reports whether a key with scopes may act in scope.
+func Allows(scopes []string, scope string) bool {
+	for _, s := range scopes {
+		if s == scope || s == ScopeAdmin {
+			return true
+		}
+	}
+	return false
+}

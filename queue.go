@@ -39,6 +39,8 @@ type Acker interface {
 	Ack() error        // done: remove it from the queue
 	InProgress() error // still working on it: do not redeliver yet
 	Nak() error        // not done: redeliver it
+	// NakWithDelay: not done; redeliver it after delay.
+	NakWithDelay(delay time.Duration) error
 }
 
 // Queue is the durable queue between ingest and the workers.

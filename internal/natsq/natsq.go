@@ -57,7 +57,7 @@ type Options struct {
 	AckWait time.Duration
 	// MaxAckPending bounds the messages held by workers at once.
 	MaxAckPending int
-	Logger     *slog.Logger
+	Logger        *slog.Logger
 }
 
 // Queue is an eye.Queue on JetStream.
@@ -69,7 +69,6 @@ type Queue struct {
 	cons   jetstream.Consumer
 	opts   Options
 	log    *slog.Logger
-
 }
 
 var _ eye.Queue = (*Queue)(nil)

@@ -1,0 +1,293 @@
+// Package worker moves messages from the queue to the store: it pulls a
+// batch, validates each event, writes the batch in one transaction and
+// acknowledges the messages only once that transaction has committed.
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/theeye/eye"
+)
+
+// Receiver is the part of the queue a worker uses.
+type Receiver interface {
+	Receive(ctx context.Context, max int) ([]eye.Delivery, error)
+}
+
+// Writer is the part of the store a worker uses.
+type Writer interface {
+	Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
+	Ping(ctx context.Context) error
+}
+
+// Config configures a Worker.
+type Config struct {
+	Queue     Receiver
+	Store     Writer
+	Rules     eye.Rules
+	BatchSize int // messages per transaction at most
+	// Progress is how often a worker holding a batch it cannot store yet
+	// tells the queue it is still working on it (well under the queue's
+	// redelivery wait).
+	Progress time.Duration
+	// StopTimeout bounds how long a stopping worker keeps trying to store
+	// the batch it holds; after that the batch stays in the queue.
+	StopTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Worker validates and stores queued messages.
+type Worker struct {
+	cfg   Config
+	log   *slog.Logger
+	stats Stats
+}
+
+// Stats are a worker's running totals.
+type Stats struct {
+	Stored     atomic.Int64 // events inserted
+	Rejected   atomic.Int64 // error records inserted
+	Duplicates atomic.Int64 // records already stored
+	Batches    atomic.Int64 // transactions committed
+}
+
+// New returns a worker.
+func New(cfg Config) *Worker {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.Progress <= 0 {
+		cfg.Progress = 10 * time.Second
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, log: cfg.Logger}
+}
+
+// Stats returns the worker's running totals.
+func (w *Worker) Stats() *Stats { return &w.stats }
+
+// Run processes batches until ctx ends. A batch in hand when ctx ends is
+// finished first (for at most StopTimeout).
+func (w *Worker) Run(ctx context.Context) error {
+	backoff := newBackoff()
+	for {
+		ds, err := w.cfg.Queue.Receive(ctx, w.cfg.BatchSize)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			w.log.Warn("receive from queue", "error", err)
+			if !backoff.wait(ctx) {
+				return nil
+			}
+			continue
+		}
+		backoff.reset()
+		w.process(ctx, ds)
+	}
+}
+
+// process stores one batch and acknowledges it.
+func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
+	b := w.build(ds)
+	// The batch in hand is finished even when ctx ends, within bounds.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(w.cfg.StopTimeout, cancel)
+	})
+	defer stop()
+
+	res, held, err := w.store(wctx, ds, b)
+	if err != nil {
+		// Stopping with the store still down: leave the batch in the
+		// queue for the next worker.
+		w.log.Warn("batch left in the queue", "messages", len(ds), "error", err)
+		for _, d := range ds {
+			_ = d.Nak()
+		}
+		return
+	}
+	for _, d := range ds {
+		if held[d.ID] {
+			// The store refuses it even alone: keep it in the queue, and
+			// try again later without blocking the others.
+			_ = d.NakWithDelay(time.Minute)
+			continue
+		}
+		if err := d.Ack(); err != nil {
+			// Stored already: a redelivery is a harmless duplicate.
+			w.log.Debug("ack", "seq", d.Seq, "error", err)
+		}
+	}
+	w.stats.Stored.Add(int64(res.Events))
+	w.stats.Rejected.Add(int64(res.Errors))
+	w.stats.Duplicates.Add(int64(res.Duplicates))
+	w.stats.Batches.Add(1)
+	if res.Duplicates > 0 {
+		w.log.Info("duplicates skipped", "duplicates", res.Duplicates)
+	}
+	w.log.Debug("batch stored", "messages", len(ds), "events", res.Events, "errors", res.Errors,
+		"sessions", res.Sessions, "duplicates", res.Duplicates)
+}
+
+// build validates each message and sorts it into the batch.
+func (w *Worker) build(ds []eye.Delivery) eye.Batch {
+	var b eye.Batch
+	for _, d := range ds {
+		switch d.Kind {
+		case eye.KindEvent:
+			ev, reasons := w.cfg.Rules.ParseEvent(d.Message)
+			if len(reasons) > 0 {
+				b.Errors = append(b.Errors, eye.NewErrorRecord(d, ev, reasons))
+				continue
+			}
+			ev.Seq = d.Seq
+			b.Events = append(b.Events, ev)
+		case eye.KindSession:
+			b.Sessions = append(b.Sessions, eye.Session{ID: d.ID, CreatedAt: d.ReceivedAt})
+		case eye.KindMalformed:
+			b.Errors = append(b.Errors, eye.NewErrorRecord(d, eye.Event{}, []eye.Reason{
+				{Code: eye.CodeMalformedJSON, Message: d.Detail},
+			}))
+		default:
+			if d.ID == "" {
+				d.ID = eye.NewID()
+			}
+			if d.ReceivedAt.IsZero() {
+				d.ReceivedAt = time.Now().UTC()
+			}
+			b.Errors = append(b.Errors, eye.NewErrorRecord(d, eye.Event{}, []eye.Reason{
+				{Code: eye.CodeUnreadable, Message: "a queued message without The Eye's headers"},
+			}))
+		}
+	}
+	return b
+}
+
+// store writes the batch, holding it while the store is down, and falls
+// back to one record at a time when the store refuses the batch while up,
+// so that one bad record never blocks the others. It returns the ids of
+// messages it could not store even alone.
+func (w *Worker) store(ctx context.Context, ds []eye.Delivery, b eye.Batch) (eye.WriteResult, map[string]bool, error) {
+	backoff := newBackoff()
+	lastProgress := time.Now()
+	for {
+		res, err := w.cfg.Store.Write(ctx, b)
+		if err == nil {
+			return res, nil, nil
+		}
+		if ctx.Err() != nil {
+			return res, nil, err
+		}
+		if w.cfg.Store.Ping(ctx) == nil {
+			res, held, err := w.storeEach(ctx, ds, b)
+			if err == nil {
+				return res, held, nil
+			}
+		}
+		w.log.Warn("store unavailable; holding the batch", "messages", len(ds), "error", err)
+		if time.Since(lastProgress) >= w.cfg.Progress {
+			for _, d := range ds {
+				_ = d.InProgress()
+			}
+			lastProgress = time.Now()
+		}
+		if !backoff.wait(ctx) {
+			return res, nil, ctx.Err()
+		}
+	}
+}
+
+// storeEach writes every record of b in a transaction of its own. An event
+// the store refuses on its own becomes an error record saying why; a record
+// refused even so is returned as held. An error means the store went down.
+func (w *Worker) storeEach(ctx context.Context, ds []eye.Delivery, b eye.Batch) (eye.WriteResult, map[string]bool, error) {
+	var total eye.WriteResult
+	held := map[string]bool{}
+	one := func(id string, single eye.Batch) error {
+		res, err := w.cfg.Store.Write(ctx, single)
+		if err == nil {
+			total.Events += res.Events
+			total.Errors += res.Errors
+			total.Sessions += res.Sessions
+			total.Duplicates += res.Duplicates
+			return nil
+		}
+		if perr := w.cfg.Store.Ping(ctx); perr != nil {
+			return err
+		}
+		if len(single.Events) == 1 {
+			rec := rejected(ds, single.Events[0], err)
+			w.log.Error("store refused an event; keeping it as an error record", "id", id, "error", err)
+			if res, err := w.cfg.Store.Write(ctx, eye.Batch{Errors: []eye.ErrorRecord{rec}}); err == nil {
+				total.Errors += res.Errors
+				total.Duplicates += res.Duplicates
+				return nil
+			}
+		}
+		w.log.Error("store refused a record; leaving it in the queue", "id", id, "error", err)
+		held[id] = true
+		return nil
+	}
+	for _, ss := range b.Sessions {
+		if err := one(ss.ID, eye.Batch{Sessions: []eye.Session{ss}}); err != nil {
+			return total, nil, err
+		}
+	}
+	for _, ev := range b.Events {
+		if err := one(ev.ID, eye.Batch{Events: []eye.Event{ev}}); err != nil {
+			return total, nil, err
+		}
+	}
+	for _, rec := range b.Errors {
+		if err := one(rec.ID, eye.Batch{Errors: []eye.ErrorRecord{rec}}); err != nil {
+			return total, nil, err
+		}
+	}
+	return total, held, nil
+}
+
+// rejected is the error record of an event the store refused.
+func rejected(ds []eye.Delivery, ev eye.Event, err error) eye.ErrorRecord {
+	rec := eye.ErrorRecord{
+		ID: ev.ID, ReceivedAt: ev.ReceivedAt, EventID: ev.EventID, ApplicationID: ev.ApplicationID,
+		Category: ev.Category, Name: ev.Name, SessionID: ev.SessionID, Seq: ev.Seq,
+		Reasons: []eye.Reason{{Code: eye.CodeStoreRejected, Message: "the store refused the event: " + err.Error()}},
+	}
+	for _, d := range ds {
+		if d.ID == ev.ID {
+			rec.Payload = d.Payload
+		}
+	}
+	return rec
+}
+
+// backoff waits longer after each failure, up to five seconds.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 100 * time.Millisecond} }
+
+func (b *backoff) reset() { b.d = 100 * time.Millisecond }
+
+// wait sleeps for the current delay and doubles it; it returns false when
+// ctx ends first.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	b.d = min(2*b.d, 5*time.Second)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
