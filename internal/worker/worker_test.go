@@ -17,10 +17,15 @@ type acker struct {
 	acks, naks, delayed, working int
 }
 
-func (a *acker) Ack() error                       { a.mu.Lock(); a.acks++; a.mu.Unlock(); return nil }
-func (a *acker) Nak() error                       { a.mu.Lock(); a.naks++; a.mu.Unlock(); return nil }
-func (a *acker) InProgress() error                { a.mu.Lock(); a.working++; a.mu.Unlock(); return nil }
-func (a *acker) NakWithDelay(time.Duration) error { a.mu.Lock(); a.delayed++; a.mu.Unlock(); return nil }
+func (a *acker) Ack() error        { a.mu.Lock(); a.acks++; a.mu.Unlock(); return nil }
+func (a *acker) Nak() error        { a.mu.Lock(); a.naks++; a.mu.Unlock(); return nil }
+func (a *acker) InProgress() error { a.mu.Lock(); a.working++; a.mu.Unlock(); return nil }
+func (a *acker) NakWithDelay(time.Duration) error {
+	a.mu.Lock()
+	a.delayed++
+	a.mu.Unlock()
+	return nil
+}
 
 // store is a narrow stand-in for the store's write path: it can be down,
 // and it refuses batches that hold a record whose payload or data says

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/natsq"
+	"github.com/theeye/eye/internal/sqlite"
+	"github.com/theeye/eye/internal/worker"
+)
+
+// app is a running service: the only place where concrete types meet.
+type app struct {
+	cfg      config
+	log      *slog.Logger
+	store    *sqlite.Store
+	queue    *natsq.Queue
+	api      *api.Server
+	worker   *worker.Worker
+	http     *http.Server
+	listener net.Listener
+
+	cancel context.CancelFunc // stops the background work
+	wg     sync.WaitGroup
+}
+
+// start opens the store and the queue, starts the worker and the key
+// refresher, and listens.
+func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err error) {
+	log := c.logger(stderr)
+	a = &app{cfg: c, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	log.Info("starting", "version", versionString(), "data_dir", c.DataDir)
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if a.store, err = openStore(ctx, c); err != nil {
+		return nil, err
+	}
+	static, err := a.adminKey(ctx, stdout)
+	if err != nil {
+		return nil, err
+	}
+	keys := api.NewKeyring(a.store, log, static...)
+	if err := keys.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	a.queue, err = natsq.Open(ctx, natsq.Options{
+		URL:      c.NATSURL,
+		Dir:      filepath.Join(c.DataDir, "nats"),
+		MaxBytes: c.QueueMaxBytes,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rules := eye.Rules{FutureTolerance: c.FutureTolerance}
+	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Logger: log})
+	a.worker = worker.New(worker.Config{Queue: a.queue, Store: a.store, Rules: rules, BatchSize: c.BatchSize,
+		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker")})
+
+	a.listener, err = net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a.http = &http.Server{
+		Handler:           a.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.wg.Go(func() { keys.Run(bg, 5*time.Second) })
+	a.wg.Go(func() { _ = a.worker.Run(bg) })
+	go func() {
+		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "error", err)
+		}
+	}()
+	log.Info("listening", "addr", a.listener.Addr().String())
+	return a, nil
+}
+
+// addr is the address the service listens on.
+func (a *app) addr() string { return a.listener.Addr().String() }
+
+// stop stops gracefully: no new connections, requests in flight finish,
+// the worker finishes the batch it holds, then the queue and the store
+// close.
+func (a *app) stop() error {
+	a.log.Info("stopping")
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := a.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	a.cancel()
+	a.wg.Wait()
+	a.close()
+	a.log.Info("stopped", "events_accepted", a.api.Stats().Accepted.Load(), "events_stored", a.worker.Stats().Stored.Load())
+	return errors.Join(errs...)
+}
+
+// close releases the queue and the store.
+func (a *app) close() {
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// openStore opens and migrates the store.
+func openStore(ctx context.Context, c config) (*sqlite.Store, error) {
+	if err := os.MkdirAll(filepath.Dir(c.databasePath()), 0o700); err != nil {
+		return nil, fmt.Errorf("store directory: %w", err)
+	}
+	s, err := sqlite.Open(c.databasePath(), sqlite.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
+}
+
+// generatedKeyLabel labels the admin key generated on first start.
+const generatedKeyLabel = "admin (generated on first start)"
+
+// adminKey returns the configured admin key, or makes sure a generated
+// one exists: on first start its secret is written to DATA_DIR/admin.key
+// (mode 0600) and only that file's path is printed; the store keeps its
+// hash.
+func (a *app) adminKey(ctx context.Context, stdout io.Writer) ([]eye.Key, error) {
+	if a.cfg.AdminKey != "" {
+		return []eye.Key{api.StaticKey(a.cfg.AdminKey, "EYE_ADMIN_KEY", eye.ScopeAdmin)}, nil
+	}
+	path := filepath.Join(a.cfg.DataDir, "admin.key")
+	keys, err := a.store.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	for _, k := range keys {
+		if k.Label == generatedKeyLabel && k.ApplicationID == "" {
+			a.log.Info("admin key", "file", path)
+			return nil, nil
+		}
+	}
+	secret, key := api.NewSecret()
+	key.Scopes, key.Label = []string{eye.ScopeAdmin}, generatedKeyLabel
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write admin key: %w", err)
+	}
+	if err := a.store.CreateKey(ctx, key); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "An admin API key was generated: it is in %s\n", path)
+	return nil, nil
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is the configuration of eye serve and eye migrate. Every setting
+// is a flag with an environment twin (EYE_ and the flag's name in upper
+// case): a flag wins over its twin, which wins over the default.
+type config struct {
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	NATSURL         string
+	AdminKey        string
+	FutureTolerance time.Duration
+	QueueMaxBytes   int64
+	BatchSize       int
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// flags registers the settings on fs.
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8000", "address to listen on")
+	fs.StringVar(&c.DataDir, "data-dir", "./eye-data", "directory of the embedded store and queue, and of the generated admin key")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "store: empty for SQLite in the data directory, or sqlite:PATH")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "queue: empty for NATS JetStream embedded in the process, or nats://HOST:PORT of a server or cluster")
+	fs.StringVar(&c.AdminKey, "admin-key", "", "a full-access API key; when empty, one is generated on first start into DATA_DIR/admin.key")
+	fs.DurationVar(&c.FutureTolerance, "future-tolerance", 60*time.Second, "how far past its arrival an event's timestamp may be")
+	fs.Int64Var(&c.QueueMaxBytes, "queue-max-bytes", 1<<30, "the queue's size limit in bytes; when full, ingest answers 503")
+	fs.IntVar(&c.BatchSize, "batch-size", 1000, "messages a worker stores per transaction at most")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+}
+
+// envName is the environment twin of a flag.
+func envName(flagName string) string {
+	return "EYE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse reads args, then fills each flag not given from its environment
+// twin.
+func (c *config) parse(name string, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eye "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: eye %s [flags]\n\nEvery flag has an environment twin, shown in brackets; a flag wins over its twin.\n\n", name)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := f.DefValue
+			if def == "" {
+				def = `""`
+			}
+			fmt.Fprintf(stderr, "  -%s [%s]\n    \t%s (default %s)\n", f.Name, envName(f.Name), f.Usage, def)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("eye %s: unexpected arguments %q", name, fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.check()
+}
+
+func (c *config) check() error {
+	var errs []error
+	if c.FutureTolerance < 0 {
+		errs = append(errs, errors.New("future-tolerance must not be negative"))
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		errs = append(errs, errors.New("batch-size must be from 1 to 10000"))
+	}
+	if c.QueueMaxBytes < 1<<20 {
+		errs = append(errs, errors.New("queue-max-bytes must be at least 1 MiB"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		errs = append(errs, fmt.Errorf("database-url: unsupported store %q (want empty or sqlite:PATH)", c.DatabaseURL))
+	}
+	if _, err := c.logLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format must be text or json, not %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, fmt.Errorf("log-level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return l, nil
+}
+
+// logger returns the logger the configuration asks for.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	level, _ := c.logLevel()
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// databasePath is the SQLite file of the store.
+func (c *config) databasePath() string {
+	if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok && p != "" {
+		return p
+	}
+	return c.DataDir + string(os.PathSeparator) + "eye.db"
+}

@@ -1,0 +1,107 @@
+// Command eye is The Eye: an event collector. One binary runs every part:
+// ingest, the queue (embedded NATS JetStream), the workers, the store
+// (SQLite) and the query API.
+//
+//	eye serve     run the service
+//	eye migrate   apply the store's migrations and exit
+//	eye version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "eye:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `The Eye collects behavioural events from applications.
+
+Usage: eye <command> [flags]
+
+Commands:
+  serve     run the service (eye serve -h lists its settings)
+  migrate   apply the store's migrations and exit
+  version   print the version
+`
+
+// run runs one command until it is done or ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		var c config
+		if err := c.parse("serve", args[1:], getenv, stderr); err != nil {
+			return err
+		}
+		return serve(ctx, c, stdout, stderr)
+	case "migrate":
+		var c config
+		if err := c.parse("migrate", args[1:], getenv, stderr); err != nil {
+			return err
+		}
+		return migrate(ctx, c, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "eye", versionString())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// serve runs the service until ctx ends, then stops it gracefully.
+func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
+	a, err := start(ctx, c, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return a.stop()
+}
+
+func migrate(ctx context.Context, c config, stderr io.Writer) error {
+	log := c.logger(stderr)
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	log.Info("store migrated", "path", c.databasePath())
+	return nil
+}
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "devel"
+		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
+	}
+	return v
+}

@@ -1,0 +1,200 @@
+// Package api is The Eye's HTTP API: ingest (events, batches, sessions),
+// the query API of the data team, corrections, and health.
+//
+// Every route is registered in routes(), with the scope it needs. Paths are
+// normalized before routing, so that /events and /events/ are one route for
+// every method, and every error is RFC 9457 application/problem+json.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/theeye/eye"
+)
+
+// Config holds what the API needs.
+type Config struct {
+	Queue  eye.Queue
+	Store  eye.Store
+	Keys   *Keyring
+	Rules  eye.Rules
+	Logger *slog.Logger
+
+	MaxEventBytes  int64 // body limit of one event (default 32 KiB)
+	MaxBatchBytes  int64 // body limit of a batch (default 1 MiB)
+	MaxBatchEvents int   // events in a batch at most (default 1000)
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	stats Stats
+}
+
+// Stats are the API's running totals.
+type Stats struct {
+	Accepted   atomic.Int64 // events acknowledged with 202
+	Malformed  atomic.Int64 // bodies or elements refused as not JSON objects
+	Duplicates atomic.Int64 // events the queue recognized as sent before
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	if cfg.MaxEventBytes == 0 {
+		cfg.MaxEventBytes = 32 << 10
+	}
+	if cfg.MaxBatchBytes == 0 {
+		cfg.MaxBatchBytes = 1 << 20
+	}
+	if cfg.MaxBatchEvents == 0 {
+		cfg.MaxBatchEvents = 1000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// Stats returns the API's running totals.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+// routes registers every route. Paths are written without their trailing
+// slash: requests are normalized to that form before routing.
+func (s *Server) routes() {
+	// Public: no key needed.
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+
+	// Ingest.
+	s.handle("POST /events", eye.ScopeIngest, s.postEvent)
+	s.handle("POST /events/batch", eye.ScopeIngest, s.postBatch)
+	s.handle("POST /sessions", eye.ScopeIngest, s.postSession)
+
+	// Queries.
+	s.handle("GET /events", eye.ScopeRead, s.listEvents)
+	s.handle("GET /events/{id}", eye.ScopeRead, s.getEvent)
+	s.handle("GET /sessions", eye.ScopeRead, s.listSessions)
+	s.handle("GET /sessions/{id}", eye.ScopeRead, s.getSession)
+	s.handle("GET /sessions/{id}/events", eye.ScopeRead, s.listSessionEvents)
+	s.handle("GET /errors", eye.ScopeRead, s.listErrors)
+	s.handle("GET /errors/{id}", eye.ScopeRead, s.getError)
+
+	// Corrections.
+	s.handle("PUT /events/{id}", eye.ScopeAdmin, s.putEvent)
+	s.handle("PATCH /events/{id}", eye.ScopeAdmin, s.patchEvent)
+	s.handle("DELETE /events/{id}", eye.ScopeAdmin, s.deleteEvent)
+}
+
+// handle registers a route that needs a key with scope.
+func (s *Server) handle(pattern, scope string, h http.HandlerFunc) {
+	s.mux.Handle(pattern, s.authenticate(scope, h))
+}
+
+// ServeHTTP normalizes the path, routes the request, and answers the
+// router's own 404 and 405 with problem documents.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			if sw.status == 0 {
+				writeProblem(sw, r, http.StatusInternalServerError, eye.EINTERNAL, "Internal error.", nil)
+			}
+		}
+		s.logRequest(r, sw.status, time.Since(start))
+	}()
+
+	normalize(r)
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.notRouted(sw, r)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// notRouted answers a request no route matches: 405 with Allow when the
+// path exists for other methods, 404 otherwise.
+func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	probe := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeProblem(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
+			"The method "+r.Method+" is not allowed here; allowed: "+probe.header.Get("Allow")+".", nil)
+		return
+	}
+	writeProblem(w, r, http.StatusNotFound, eye.ENOTFOUND, "No such path: "+r.URL.Path+".", nil)
+}
+
+// normalize cleans the path (duplicate slashes, dot segments) and drops the
+// trailing slash, so that "/events/" and "/events" reach one route for
+// every method. Go's router would otherwise redirect, and clients resend a
+// redirected POST as a GET, losing the event.
+func normalize(r *http.Request) {
+	clean := func(p string) string {
+		if p == "" {
+			return "/"
+		}
+		return path.Clean("/" + p)
+	}
+	r.URL.Path = clean(r.URL.Path)
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = clean(r.URL.RawPath)
+	}
+}
+
+func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", status,
+		"duration_ms", float64(d.Microseconds())/1000, "remote_addr", r.RemoteAddr)
+}
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// headerRecorder captures the status and headers the router would send.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }

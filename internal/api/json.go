@@ -1,0 +1,149 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/theeye/eye"
+)
+
+// eventJSON is an event as the API shows it.
+type eventJSON struct {
+	ID            string          `json:"id"`
+	EventID       *string         `json:"event_id"`
+	SessionID     string          `json:"session_id"`
+	ApplicationID string          `json:"application_id"`
+	Category      string          `json:"category"`
+	Name          string          `json:"name"`
+	Data          json.RawMessage `json:"data"`
+	Timestamp     string          `json:"timestamp"`
+	SentAt        *string         `json:"sent_at"`
+	ReceivedAt    string          `json:"received_at"`
+	ClockOffsetUS *int64          `json:"clock_offset_us"`
+}
+
+func eventToJSON(ev eye.Event) eventJSON {
+	out := eventJSON{
+		ID:            ev.ID,
+		EventID:       optional(ev.EventID),
+		SessionID:     ev.SessionID,
+		ApplicationID: ev.ApplicationID,
+		Category:      ev.Category,
+		Name:          ev.Name,
+		Data:          ev.Data,
+		Timestamp:     eye.FormatTime(ev.Timestamp),
+		SentAt:        optionalTime(ev.SentAt),
+		ReceivedAt:    eye.FormatTime(ev.ReceivedAt),
+	}
+	if !ev.SentAt.IsZero() {
+		us := ev.ClockOffset.Microseconds()
+		out.ClockOffsetUS = &us
+	}
+	return out
+}
+
+// sessionJSON is a session as the API shows it.
+type sessionJSON struct {
+	ID             string   `json:"id"`
+	CreatedAt      string   `json:"created_at"`
+	FirstSeen      *string  `json:"first_seen"`
+	LastSeen       *string  `json:"last_seen"`
+	EventCount     int64    `json:"event_count"`
+	ApplicationIDs []string `json:"application_ids"`
+}
+
+func sessionToJSON(ss eye.Session) sessionJSON {
+	apps := ss.ApplicationIDs
+	if apps == nil {
+		apps = []string{}
+	}
+	return sessionJSON{
+		ID:             ss.ID,
+		CreatedAt:      eye.FormatTime(ss.CreatedAt),
+		FirstSeen:      optionalTime(ss.FirstSeen),
+		LastSeen:       optionalTime(ss.LastSeen),
+		EventCount:     ss.EventCount,
+		ApplicationIDs: apps,
+	}
+}
+
+// errorJSON is an error record as the API shows it. The payload is the
+// JSON value received, byte for byte, when it is JSON; otherwise a string
+// of the text received ("payload_encoding": "text"), or of its base64 when
+// it is not UTF-8 ("base64").
+type errorJSON struct {
+	ID              string          `json:"id"`
+	ReceivedAt      string          `json:"received_at"`
+	EventID         *string         `json:"event_id"`
+	ApplicationID   string          `json:"application_id"`
+	Category        *string         `json:"category"`
+	Name            *string         `json:"name"`
+	SessionID       *string         `json:"session_id"`
+	Reasons         []reasonJSON    `json:"reasons"`
+	Message         string          `json:"message"`
+	Payload         json.RawMessage `json:"payload"`
+	PayloadEncoding string          `json:"payload_encoding"`
+}
+
+type reasonJSON struct {
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func reasonsJSON(rs []eye.Reason) []reasonJSON {
+	out := make([]reasonJSON, len(rs))
+	for i, r := range rs {
+		out[i] = reasonJSON(r)
+	}
+	return out
+}
+
+func errorToJSON(rec eye.ErrorRecord) errorJSON {
+	out := errorJSON{
+		ID:            rec.ID,
+		ReceivedAt:    eye.FormatTime(rec.ReceivedAt),
+		EventID:       optional(rec.EventID),
+		ApplicationID: rec.ApplicationID,
+		Category:      optional(rec.Category),
+		Name:          optional(rec.Name),
+		SessionID:     optional(rec.SessionID),
+		Reasons:       reasonsJSON(rec.Reasons),
+		Message:       rec.Message(),
+	}
+	switch {
+	case len(rec.Payload) > 0 && json.Valid(rec.Payload):
+		out.Payload, out.PayloadEncoding = rec.Payload, "json"
+	case utf8.Valid(rec.Payload):
+		out.Payload, _ = json.Marshal(string(rec.Payload))
+		out.PayloadEncoding = "text"
+	default:
+		out.Payload, _ = json.Marshal(base64.StdEncoding.EncodeToString(rec.Payload))
+		out.PayloadEncoding = "base64"
+	}
+	return out
+}
+
+// listJSON is the envelope of every list: a page and the URL of the next
+// one (null on the last page).
+type listJSON[T any] struct {
+	Results []T     `json:"results"`
+	Next    *string `json:"next"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optionalTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := eye.FormatTime(t)
+	return &s
+}
