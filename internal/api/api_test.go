@@ -179,6 +179,7 @@ func wantProblem(t *testing.T, res response, status int, code string) map[string
 }
 
 func TestPublicAndProtected(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if res := e.do("GET", "/healthz", "", nil); res.status != 200 {
 		t.Errorf("healthz: %d", res.status)
@@ -206,6 +207,7 @@ func TestPublicAndProtected(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	secret, key := api.NewSecret()
@@ -224,6 +226,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Every path, with or without its trailing slash, for every method:
 	// never a redirect.
@@ -252,6 +255,7 @@ func TestRouting(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := `{"session_id":"` + eye.NewID() + `","data":{"x":"` + strings.Repeat("a", 33<<10) + `"}}`
 	hugeBatch := "[" + strings.Repeat(`{"a":"`+strings.Repeat("b", 1000)+`"},`, 1100) + "{}]"
@@ -351,6 +355,7 @@ func mustJSON(t *testing.T, v any) []byte {
 }
 
 func TestQueueDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.queue.Close()
 	for _, path := range []string{"/events/", "/events/batch/", "/sessions/"} {
@@ -371,6 +376,7 @@ func TestQueueDown(t *testing.T) {
 }
 
 func TestStoreDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.store.Close()
 	wantProblem(t, e.admin("GET", "/events/", nil), 503, "unavailable")

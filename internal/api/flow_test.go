@@ -38,6 +38,7 @@ func (e *env) waitEvents(path string, n int) []map[string]any {
 }
 
 func TestIngestAndRead(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	session := eye.NewID()
 	ev := pageview(session)
@@ -83,6 +84,7 @@ func TestIngestAndRead(t *testing.T) {
 }
 
 func TestInvalidEventBecomesError(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	session := eye.NewID()
 	ev := pageview(session)
@@ -117,6 +119,7 @@ func TestInvalidEventBecomesError(t *testing.T) {
 }
 
 func TestBatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	session := eye.NewID()
 	a, b := pageview(session), pageview(session)
@@ -167,6 +170,7 @@ func TestBatch(t *testing.T) {
 }
 
 func TestEventIDDeduplicates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	session := eye.NewID()
 	ev := pageview(session)
@@ -194,6 +198,7 @@ func TestEventIDDeduplicates(t *testing.T) {
 }
 
 func TestMintSession(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, body := range []any{nil, "", "{}"} {
 		res := e.admin("POST", "/sessions/", body)
@@ -215,6 +220,7 @@ func TestMintSession(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	session := eye.NewID()
 	var body []any
@@ -296,6 +302,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestCorrections(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	session, other := eye.NewID(), eye.NewID()
 	ev := pageview(session)

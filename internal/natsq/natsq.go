@@ -229,16 +229,16 @@ func refused(err error) error {
 // Receive returns up to max messages, waiting for the first one. It pulls
 // only what it returns, so that a stopping worker leaves nothing behind in
 // a buffer: what it did not receive is delivered at once to the next one.
+// A pull in progress is never cancelled (a message the server sent to a
+// pull abandoned would wait for the redelivery timeout): when ctx ends,
+// Receive returns within a second, with what that pull brought.
 func (q *Queue) Receive(ctx context.Context, max int) ([]eye.Delivery, error) {
 	out := make([]eye.Delivery, 0, max)
 	for len(out) == 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := q.fetch(&out, 1, jetstream.FetchContext(wait))
-		cancel()
-		if err != nil && ctx.Err() == nil {
+		if err := q.fetch(&out, 1, jetstream.FetchMaxWait(time.Second)); err != nil {
 			return nil, fmt.Errorf("receive: %w", err)
 		}
 	}
@@ -269,7 +269,7 @@ func (q *Queue) fetch(out *[]eye.Delivery, n int, opts ...jetstream.FetchOpt) er
 	for m := range b.Messages() {
 		*out = append(*out, q.delivery(m))
 	}
-	if err := b.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+	if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 		return err
 	}
 	return nil

@@ -80,6 +80,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	backoff := newBackoff()
 	for {
 		ds, err := w.cfg.Queue.Receive(ctx, w.cfg.BatchSize)
+		if len(ds) > 0 {
+			// Received, even as ctx ends: finish it rather than leave it
+			// to the queue's redelivery wait.
+			backoff.reset()
+			w.process(ctx, ds)
+			continue
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -90,8 +97,6 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		backoff.reset()
-		w.process(ctx, ds)
 	}
 }
 
