@@ -258,8 +258,8 @@ func TestIDs(t *testing.T) {
 	if a[14] != '7' {
 		t.Errorf("NewID %s is not version 7", a)
 	}
-	if eye.DerivedID("app", "k") != eye.DerivedID("app", "k") || eye.DerivedID("app", "k") == eye.DerivedID("app2", "k") ||
-		eye.DerivedID("a", "pp\x00k") == eye.DerivedID("app", "k") {
+	once, again := eye.DerivedID("app", "k"), eye.DerivedID("app", "k")
+	if once != again || once == eye.DerivedID("app2", "k") || eye.DerivedID("a", "pp\x00k") == once {
 		t.Error("DerivedID is not a function of (application, event_id)")
 	}
 	for _, bad := range []string{"", "e2085be5-9137-4e4e-80b5-f1ffddc2542", "e2085be5x9137-4e4e-80b5-f1ffddc25423", "g2085be5-9137-4e4e-80b5-f1ffddc25423"} {

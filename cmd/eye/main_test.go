@@ -228,9 +228,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// Filters of the reference.
 	for q, want := range map[string]int{
-		"session=" + session:            3,
-		"category=page%20interaction":   2,
-		"name=submit":                   1,
+		"session=" + session:          3,
+		"category=page%20interaction": 2,
+		"name=submit":                 1,
 		"timestamp__gte=2021-01-01T09:15:27Z&timestamp__lte=2021-01-01T09:15:28Z": 1,
 		"timestamp__lte=2021-01-01T09:15:27.243860Z":                              2,
 	} {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/theeye/eye"
 )
@@ -68,7 +69,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, code, deta
 	p.Title = http.StatusText(status)
 	p.Status = status
 	p.Detail = detail
-	p.Instance = r.URL.Path
+	p.Instance, _, _ = strings.Cut(r.RequestURI, "?")
 	p.Code = code
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
@@ -77,7 +78,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, code, deta
 		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p)
 }
 
 // badParam answers 400 for a query parameter.

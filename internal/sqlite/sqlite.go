@@ -41,6 +41,45 @@ type Options struct {
 	// (the default; with WAL, a commit survives a crash of the process) or
 	// FULL (a commit also survives a power loss).
 	Synchronous string
+	// Driver is the database/sql driver: "sqlite" (modernc.org/sqlite, pure
+	// Go, the default) or "sqlite3" (github.com/mattn/go-sqlite3, cgo),
+	// when the program registers it. See docs/storage.md.
+	Driver string
+}
+
+// dsn returns the data source name of the file at path for the driver,
+// with the pragmas every connection needs, and the writer's when write.
+// The writer's page cache (64 MiB) holds the indexes' hot pages: with
+// SQLite's default of 2 MiB, writes slow down as the tables grow (measured
+// in docs/storage.md); each reader has 16 MiB.
+func (o Options) dsn(path string, write bool) string {
+	q := url.Values{}
+	if o.Driver == "sqlite3" {
+		q.Set("_busy_timeout", "10000")
+		q.Set("_journal_mode", "WAL")
+		q.Set("_foreign_keys", "1")
+		if write {
+			q.Set("_cache_size", "-65536")
+			q.Set("_synchronous", o.Synchronous)
+			q.Set("_txlock", "immediate")
+		} else {
+			q.Set("_cache_size", "-16384")
+			q.Set("_query_only", "1")
+		}
+	} else {
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		if write {
+			q.Add("_pragma", "cache_size(-65536)")
+			q.Add("_pragma", "synchronous("+o.Synchronous+")")
+			q.Set("_txlock", "immediate")
+		} else {
+			q.Add("_pragma", "cache_size(-16384)")
+			q.Add("_pragma", "query_only(1)")
+		}
+	}
+	return "file:" + path + "?" + q.Encode()
 }
 
 // Open opens (creating when needed) the database file at path. Call
@@ -49,17 +88,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Synchronous == "" {
 		opts.Synchronous = "NORMAL"
 	}
-	dsn := func(extra ...string) string {
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "foreign_keys(1)")
-		for i := 0; i+1 < len(extra); i += 2 {
-			q.Add(extra[i], extra[i+1])
-		}
-		return "file:" + path + "?" + q.Encode()
+	if opts.Driver == "" {
+		opts.Driver = "sqlite"
 	}
-	w, err := sql.Open("sqlite", dsn("_pragma", "synchronous("+opts.Synchronous+")", "_txlock", "immediate"))
+	w, err := sql.Open(opts.Driver, opts.dsn(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
 	}
@@ -73,7 +105,7 @@ func Open(path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn("_pragma", "query_only(1)"))
+	r, err := sql.Open(opts.Driver, opts.dsn(path, false))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
