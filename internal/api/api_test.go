@@ -25,7 +25,7 @@ const adminKey = "eye_test-admin-key"
 // env is the real handler stack over a real embedded queue, a real SQLite
 // store and a running worker, in a temporary directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	queue  *natsq.Queue
 	store  *sqlite.Store
@@ -33,7 +33,7 @@ type env struct {
 	keys   *api.Keyring
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -73,7 +73,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -163,7 +163,7 @@ func pageview(session string) map[string]any {
 	}
 }
 
-func wantProblem(t *testing.T, res response, status int, code string) map[string]any {
+func wantProblem(t testing.TB, res response, status int, code string) map[string]any {
 	t.Helper()
 	if res.status != status {
 		t.Fatalf("status %d, want %d: %s", res.status, status, res.body)
