@@ -73,6 +73,7 @@ func (s *Server) routes() {
 	// Public: no key needed.
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.docsRoutes() // GET /openapi.json, /openapi.yaml, /docs/
 
 	// Ingest.
 	s.handle("POST /events", eye.ScopeIngest, s.postEvent)
