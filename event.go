@@ -79,7 +79,8 @@ const (
 	CodeInvalidTimestamp = "invalid_timestamp"  // a time cannot be parsed
 	CodeFutureTimestamp  = "future_timestamp"   // the timestamp is later than received_at allows
 	CodeReadOnly         = "read_only"          // a correction names a member that cannot change
-	CodeUnknownField     = "unknown_field"      // a correction names a member events do not have
+	CodeUnknownField     = "unknown_field"      // a body names a member it may not have
+	CodeInvalidValue     = "invalid_value"      // a member's value is not one of those allowed
 	CodeStoreRejected    = "store_rejected"     // the store refused the event on its own
 	CodeUnreadable       = "unreadable_message" // a queued message The Eye did not write
 )

@@ -16,6 +16,7 @@ const (
 	ENOTFOUND      = "not_found"     // the thing asked for does not exist
 	EINVALID       = "invalid"       // the request is malformed
 	EUNPROCESSABLE = "unprocessable" // well-formed but fails validation; Reasons say why
+	ECONFLICT      = "conflict"      // the request conflicts with what is stored
 	EUNAVAILABLE   = "unavailable"   // a dependency (queue, store) is down; retry later
 	EINTERNAL      = "internal"      // a bug
 )

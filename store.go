@@ -34,10 +34,33 @@ type Store interface {
 	// Errors returns a page of error records matching f, newest first.
 	Errors(ctx context.Context, f ErrorFilter) (Page[ErrorRecord], error)
 
-	// Keys returns every API key that is not revoked.
+	// CreateApplication stores a new application; ECONFLICT when its name
+	// is taken.
+	CreateApplication(ctx context.Context, a Application) error
+	// Application returns one application, or ENOTFOUND.
+	Application(ctx context.Context, id string) (Application, error)
+	// ApplicationByName returns the application with the name, or ENOTFOUND.
+	ApplicationByName(ctx context.Context, name string) (Application, error)
+	// Applications returns every application, oldest first.
+	Applications(ctx context.Context) ([]Application, error)
+	// UpdateApplication changes an application's name and active flag;
+	// ENOTFOUND, or ECONFLICT when the new name is taken.
+	UpdateApplication(ctx context.Context, a Application) error
+
+	// Keys returns every API key that works: not revoked, and of no
+	// application or of an active one.
 	Keys(ctx context.Context) ([]Key, error)
+	// ApplicationKeys returns the keys of an application, revoked ones
+	// included, oldest first.
+	ApplicationKeys(ctx context.Context, applicationID string) ([]Key, error)
 	// CreateKey stores a new API key.
 	CreateKey(ctx context.Context, k Key) error
+	// RevokeKey revokes a key of an application (any key when
+	// applicationID is ""); ENOTFOUND when there is no such key.
+	RevokeKey(ctx context.Context, applicationID, keyID string) error
+
+	// CreateUser stores a new admin user; ECONFLICT when the name is taken.
+	CreateUser(ctx context.Context, u User) error
 
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
@@ -65,32 +88,35 @@ type Position struct {
 
 // EventFilter selects events. Empty fields select everything.
 type EventFilter struct {
-	SessionID string
-	Category  string
-	Name      string
-	From      time.Time // timestamp >= From, when not zero
-	To        time.Time // timestamp <= To, when not zero
-	Ascending bool      // oldest first; newest first otherwise
-	Limit     int
-	After     *Position
+	ApplicationID string
+	SessionID     string
+	Category      string
+	Name          string
+	From          time.Time // timestamp >= From, when not zero
+	To            time.Time // timestamp <= To, when not zero
+	Ascending     bool      // oldest first; newest first otherwise
+	Limit         int
+	After         *Position
 }
 
 // ErrorFilter selects error records. Empty fields select everything.
 type ErrorFilter struct {
-	Code      string // a record matches when any of its reasons has this code
-	Category  string
-	Name      string
-	SessionID string
-	From      time.Time // received_at >= From, when not zero
-	To        time.Time // received_at <= To, when not zero
-	Limit     int
-	After     *Position
+	ApplicationID string
+	Code          string // a record matches when any of its reasons has this code
+	Category      string
+	Name          string
+	SessionID     string
+	From          time.Time // received_at >= From, when not zero
+	To            time.Time // received_at <= To, when not zero
+	Limit         int
+	After         *Position
 }
 
 // SessionFilter selects sessions.
 type SessionFilter struct {
-	Limit int
-	After *Position
+	ApplicationID string // sessions with events of this application
+	Limit         int
+	After         *Position
 }
 
 // Key is an API key. Only the SHA-256 hash of its secret is stored.
@@ -102,4 +128,5 @@ type Key struct {
 	ApplicationID string // "" for a key of no application (the admin key)
 	Label         string
 	CreatedAt     time.Time
+	RevokedAt     time.Time // zero while the key works
 }

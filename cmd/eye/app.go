@@ -20,6 +20,11 @@ import (
 	"github.com/theeye/eye/internal/worker"
 )
 
+// keyRefresh is how often a running service reloads the keys, so that a
+// key revoked elsewhere (another instance, the command line) stops working
+// here within five seconds.
+const keyRefresh = 2 * time.Second
+
 // app is a running service: the only place where concrete types meet.
 type app struct {
 	cfg      config
@@ -87,7 +92,7 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	a.wg.Go(func() { keys.Run(bg, 5*time.Second) })
+	a.wg.Go(func() { keys.Run(bg, keyRefresh) })
 	a.wg.Go(func() { _ = a.worker.Run(bg) })
 	go func() {
 		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

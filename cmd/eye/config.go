@@ -49,13 +49,27 @@ func envName(flagName string) string {
 }
 
 // parse reads args, then fills each flag not given from its environment
-// twin.
+// twin. It refuses positional arguments.
 func (c *config) parse(name string, args []string, getenv func(string) string, stderr io.Writer) error {
+	rest, err := c.parseWith(name, "", args, getenv, stderr, nil)
+	if err == nil && len(rest) > 0 {
+		return fmt.Errorf("eye %s: unexpected arguments %q", name, rest)
+	}
+	return err
+}
+
+// parseWith is parse for a command with its own flags (registered by
+// extra, with environment twins too) and positional arguments, which it
+// returns.
+func (c *config) parseWith(name, positional string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet("eye "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.flags(fs)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: eye %s [flags]\n\nEvery flag has an environment twin, shown in brackets; a flag wins over its twin.\n\n", name)
+		fmt.Fprintf(stderr, "Usage: eye %s [flags] %s\n\nEvery flag has an environment twin, shown in brackets; a flag wins over its twin.\n\n", name, positional)
 		fs.VisitAll(func(f *flag.Flag) {
 			def := f.DefValue
 			if def == "" {
@@ -64,11 +78,17 @@ func (c *config) parse(name string, args []string, getenv func(string) string, s
 			fmt.Fprintf(stderr, "  -%s [%s]\n    \t%s (default %s)\n", f.Name, envName(f.Name), f.Usage, def)
 		})
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("eye %s: unexpected arguments %q", name, fs.Args())
+	// Flags and positional arguments in any order.
+	var positionals []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positionals = append(positionals, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -84,9 +104,9 @@ func (c *config) parse(name string, args []string, getenv func(string) string, s
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
-	return c.check()
+	return positionals, c.check()
 }
 
 func (c *config) check() error {

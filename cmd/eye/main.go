@@ -4,6 +4,9 @@
 //
 //	eye serve     run the service
 //	eye migrate   apply the store's migrations and exit
+//	eye apps      create and list applications
+//	eye keys      create, list and revoke API keys
+//	eye users     create users of the admin web UI
 //	eye version   print the version
 package main
 
@@ -25,7 +28,7 @@ var version = ""
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "eye:", err)
 		}
@@ -40,11 +43,16 @@ Usage: eye <command> [flags]
 Commands:
   serve     run the service (eye serve -h lists its settings)
   migrate   apply the store's migrations and exit
+  apps      create NAME | list: applications, the trusted clients
+  keys      create --app NAME --scope ingest[,read,admin] | list --app NAME | revoke ID
+  users     create NAME: a user of the admin web UI (password from EYE_PASSWORD or a prompt)
   version   print the version
+
+apps, keys and users work on the store directly; no server needs to run.
 `
 
 // run runs one command until it is done or ctx ends.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
@@ -62,6 +70,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return migrate(ctx, c, stderr)
+	case "apps":
+		return apps(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return keys(ctx, args[1:], getenv, stdout, stderr)
+	case "users":
+		return users(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "eye", versionString())
 		return nil

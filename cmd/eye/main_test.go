@@ -467,11 +467,11 @@ func (b *syncBuffer) String() string {
 
 func TestCommands(t *testing.T) {
 	var out, errs bytes.Buffer
-	if err := run(context.Background(), []string{"version"}, os.Getenv, &out, &errs); err != nil || !strings.HasPrefix(out.String(), "eye ") {
+	if err := run(context.Background(), []string{"version"}, os.Getenv, nil, &out, &errs); err != nil || !strings.HasPrefix(out.String(), "eye ") {
 		t.Errorf("version: %v %q", err, out.String())
 	}
 	out.Reset()
-	err := run(context.Background(), []string{"serve", "-h"}, func(string) string { return "" }, &out, &errs)
+	err := run(context.Background(), []string{"serve", "-h"}, func(string) string { return "" }, nil, &out, &errs)
 	if err == nil {
 		t.Error("serve -h: no error")
 	}
@@ -483,19 +483,19 @@ func TestCommands(t *testing.T) {
 	}
 	errs.Reset()
 	bad := map[string]string{"EYE_FUTURE_TOLERANCE": "soon"}
-	if err := run(context.Background(), []string{"serve"}, func(k string) string { return bad[k] }, &out, &errs); err == nil ||
+	if err := run(context.Background(), []string{"serve"}, func(k string) string { return bad[k] }, nil, &out, &errs); err == nil ||
 		!strings.Contains(err.Error(), "EYE_FUTURE_TOLERANCE") {
 		t.Errorf("bad environment value: %v", err)
 	}
 	dir := t.TempDir()
 	env := map[string]string{"EYE_DATA_DIR": dir}
-	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, nil, &out, io.Discard); err != nil {
 		t.Errorf("migrate: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "eye.db")); err != nil {
 		t.Errorf("migrate made no database: %v", err)
 	}
-	if err := run(context.Background(), []string{"nonsense"}, os.Getenv, &out, &errs); err == nil {
+	if err := run(context.Background(), []string{"nonsense"}, os.Getenv, nil, &out, &errs); err == nil {
 		t.Error("unknown command: no error")
 	}
 }
@@ -518,5 +518,83 @@ func TestAdminKeyFile(t *testing.T) {
 	}
 	if status, _ := s.do("GET", "/events/", nil, ""); status != 200 {
 		t.Errorf("generated key after restart: %d", status)
+	}
+}
+
+// TestAdminCommands creates an application, a key and a user from the
+// command line while the service runs on the same data, and checks that
+// the service honours the key, then its revocation, within five seconds.
+func TestAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir)
+	defer s.stop()
+	env := map[string]string{"EYE_DATA_DIR": dir, "EYE_PASSWORD": "correct horse battery"}
+	getenv := func(k string) string { return env[k] }
+	cli := func(args ...string) (string, string, error) {
+		var out, errs bytes.Buffer
+		err := run(context.Background(), args, getenv, nil, &out, &errs)
+		return out.String(), errs.String(), err
+	}
+	if _, _, err := cli("apps", "create", "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cli("apps", "create", "shop"); err == nil {
+		t.Error("a second application named shop")
+	}
+	out, _, err := cli("apps", "list")
+	if err != nil || !strings.Contains(out, "shop") || !strings.Contains(out, "default") {
+		t.Errorf("apps list: %v\n%s", err, out)
+	}
+	secret, msg, err := cli("keys", "create", "--app", "shop", "--scope", "ingest,read", "--label", "web")
+	secret = strings.TrimSpace(secret)
+	if err != nil || !strings.HasPrefix(secret, "eye_") || strings.Contains(msg, secret) {
+		t.Fatalf("keys create: %v %q %q", err, secret, msg)
+	}
+	if _, _, err := cli("keys", "create", "--app", "shop", "--scope", "write"); err == nil {
+		t.Error("a key with an unknown scope")
+	}
+	out, _, err = cli("keys", "list", "--app", "shop")
+	if err != nil || !strings.Contains(out, secret[:12]) || strings.Contains(out, secret) || !strings.Contains(out, "web") {
+		t.Errorf("keys list: %v\n%s", err, out)
+	}
+	keyID := strings.Fields(strings.Split(out, "\n")[1])[0]
+
+	user := &service{t: t, url: s.url, key: secret, http: s.http}
+	eventually := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			status, _ := user.do("GET", "/events/", nil, "")
+			if status == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /events/ with the key: %d after 5s, want %d", status, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	eventually(200)
+	if status, _ := user.do("POST", "/events/", event(eye.NewID(), "c", "n", "2021-01-01T00:00:00Z", map[string]any{"a": 1}), "application/json"); status != 202 {
+		t.Errorf("ingest with the key: %d", status)
+	}
+	if _, _, err := cli("keys", "revoke", keyID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(401)
+
+	if out, _, err := cli("users", "create", "ada"); err != nil || !strings.Contains(out, "ada") {
+		t.Errorf("users create: %v %s", err, out)
+	}
+	if _, _, err := cli("users", "create", "ada"); err == nil {
+		t.Error("a second user named ada")
+	}
+	env["EYE_PASSWORD"] = "short"
+	if _, _, err := cli("users", "create", "bob"); err == nil {
+		t.Error("a user with a short password")
+	}
+	delete(env, "EYE_PASSWORD")
+	if _, _, err := cli("users", "create", "bob"); err == nil || !strings.Contains(err.Error(), "EYE_PASSWORD") {
+		t.Errorf("no terminal, no EYE_PASSWORD: %v", err)
 	}
 }

@@ -28,14 +28,21 @@ type Config struct {
 	MaxEventBytes  int64 // body limit of one event (default 32 KiB)
 	MaxBatchBytes  int64 // body limit of a batch (default 1 MiB)
 	MaxBatchEvents int   // events in a batch at most (default 1000)
+
+	// FailedAuthBurst is how many wrong keys one client address may
+	// present at once before it is answered 429 (default 20); after that,
+	// one every FailedAuthInterval (default 3s).
+	FailedAuthBurst    int
+	FailedAuthInterval time.Duration
 }
 
 // Server is the HTTP API.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	stats Stats
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	stats    Stats
+	failures *failureLimiter // failed authentications per client address
 }
 
 // Stats are the API's running totals.
@@ -56,10 +63,17 @@ func New(cfg Config) *Server {
 	if cfg.MaxBatchEvents == 0 {
 		cfg.MaxBatchEvents = 1000
 	}
+	if cfg.FailedAuthBurst == 0 {
+		cfg.FailedAuthBurst = 20
+	}
+	if cfg.FailedAuthInterval == 0 {
+		cfg.FailedAuthInterval = 3 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		failures: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthInterval)}
 	s.routes()
 	return s
 }
@@ -93,6 +107,16 @@ func (s *Server) routes() {
 	s.handle("PUT /events/{id}", eye.ScopeAdmin, s.putEvent)
 	s.handle("PATCH /events/{id}", eye.ScopeAdmin, s.patchEvent)
 	s.handle("DELETE /events/{id}", eye.ScopeAdmin, s.deleteEvent)
+
+	// Applications and their keys.
+	s.handle("POST /applications", eye.ScopeAdmin, s.createApplication)
+	s.handle("GET /applications", eye.ScopeAdmin, s.listApplications)
+	s.handle("GET /applications/{id}", eye.ScopeAdmin, s.getApplication)
+	s.handle("PATCH /applications/{id}", eye.ScopeAdmin, s.patchApplication)
+	s.handle("DELETE /applications/{id}", eye.ScopeAdmin, s.deleteApplication)
+	s.handle("POST /applications/{id}/keys", eye.ScopeAdmin, s.createKey)
+	s.handle("GET /applications/{id}/keys", eye.ScopeAdmin, s.listKeys)
+	s.handle("DELETE /applications/{id}/keys/{key_id}", eye.ScopeAdmin, s.revokeKey)
 }
 
 // handle registers a route that needs a key with scope.

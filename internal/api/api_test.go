@@ -33,7 +33,8 @@ type env struct {
 	keys   *api.Keyring
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the stack; opts may change the API's configuration.
+func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -55,7 +56,11 @@ func newEnv(t testing.TB) *env {
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.worker.Run(wctx); close(done) }()
-	e.srv = httptest.NewServer(api.New(api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules}))
+	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	e.srv = httptest.NewServer(api.New(cfg))
 	t.Cleanup(func() {
 		e.srv.Close()
 		cancel()

@@ -8,16 +8,17 @@ import (
 
 // listErrors answers GET /errors/: newest first.
 func (s *Server) listErrors(w http.ResponseWriter, r *http.Request) {
-	p := parseParams(r, "code", "category", "name", "session", "received__gte", "received__lte", "limit", "cursor")
+	p := parseParams(r, "application", "code", "category", "name", "session", "received__gte", "received__lte", "limit", "cursor")
 	f := eye.ErrorFilter{
-		Code:      p.str("code"),
-		Category:  p.str("category"),
-		Name:      p.str("name"),
-		SessionID: p.uuid("session"),
-		From:      p.time("received__gte"),
-		To:        p.time("received__lte"),
-		Limit:     p.limit(),
-		After:     p.cursor(cursorErrors, false),
+		ApplicationID: p.str("application"),
+		Code:          p.str("code"),
+		Category:      p.str("category"),
+		Name:          p.str("name"),
+		SessionID:     p.uuid("session"),
+		From:          p.time("received__gte"),
+		To:            p.time("received__lte"),
+		Limit:         p.limit(),
+		After:         p.cursor(cursorErrors, false),
 	}
 	if p.err != nil {
 		badParam(w, r, p.err.param, p.err.detail)

@@ -13,13 +13,14 @@ import (
 // the events of one session.
 func eventFilter(p *params, session string, defaultAscending bool) eye.EventFilter {
 	f := eye.EventFilter{
-		SessionID: session,
-		Category:  p.str("category"),
-		Name:      p.str("name"),
-		From:      p.time("timestamp__gte"),
-		To:        p.time("timestamp__lte"),
-		Ascending: p.ascending(defaultAscending),
-		Limit:     p.limit(),
+		ApplicationID: p.str("application"),
+		SessionID:     session,
+		Category:      p.str("category"),
+		Name:          p.str("name"),
+		From:          p.time("timestamp__gte"),
+		To:            p.time("timestamp__lte"),
+		Ascending:     p.ascending(defaultAscending),
+		Limit:         p.limit(),
 	}
 	if session == "" {
 		f.SessionID = p.uuid("session")
@@ -30,7 +31,7 @@ func eventFilter(p *params, session string, defaultAscending bool) eye.EventFilt
 
 // eventParams are the query parameters of a list of events.
 func eventParams() []string {
-	return []string{"session", "category", "name", "timestamp__gte", "timestamp__lte", "order", "limit", "cursor"}
+	return []string{"application", "session", "category", "name", "timestamp__gte", "timestamp__lte", "order", "limit", "cursor"}
 }
 
 // listEvents answers GET /events/: newest first unless order=asc.

@@ -33,6 +33,8 @@ func status(code string) int {
 		return http.StatusBadRequest
 	case eye.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
+	case eye.ECONFLICT:
+		return http.StatusConflict
 	case eye.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:

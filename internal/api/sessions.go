@@ -8,8 +8,8 @@ import (
 
 // listSessions answers GET /sessions/: most recent activity first.
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
-	p := parseParams(r, "limit", "cursor")
-	f := eye.SessionFilter{Limit: p.limit(), After: p.cursor(cursorSessions, false)}
+	p := parseParams(r, "application", "limit", "cursor")
+	f := eye.SessionFilter{ApplicationID: p.str("application"), Limit: p.limit(), After: p.cursor(cursorSessions, false)}
 	if p.err != nil {
 		badParam(w, r, p.err.param, p.err.detail)
 		return

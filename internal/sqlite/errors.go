@@ -62,6 +62,9 @@ func (s *Store) Errors(ctx context.Context, f eye.ErrorFilter) (eye.Page[eye.Err
 		recv, pk = "c.received_at", "c.error_pk"
 		w.add("c.code = ?", f.Code)
 	}
+	if f.ApplicationID != "" {
+		w.add("e.application_id = ?", f.ApplicationID)
+	}
 	if f.Category != "" {
 		w.add("e.category = ?", f.Category)
 	}

@@ -82,6 +82,9 @@ func (s *Store) Events(ctx context.Context, f eye.EventFilter) (eye.Page[eye.Eve
 // eventsQuery builds the query of Events: one page and one row more.
 func eventsQuery(f eye.EventFilter) (string, []any) {
 	var w where
+	if f.ApplicationID != "" {
+		w.add("application_id = ?", f.ApplicationID)
+	}
 	if f.SessionID != "" {
 		w.add("session_id = ?", f.SessionID)
 	}

@@ -4,38 +4,60 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/theeye/eye"
 )
 
-// Keys returns every API key that is not revoked.
-func (s *Store) Keys(ctx context.Context) ([]eye.Key, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, prefix, hash, scopes, application_id, label, created_at
-		FROM keys WHERE revoked_at IS NULL ORDER BY created_at, id`)
-	if err != nil {
-		return nil, unavailable("list keys", err)
-	}
+const keyColumns = `k.id, k.prefix, k.hash, k.scopes, k.application_id, k.label, k.created_at, k.revoked_at`
+
+func scanKeys(rows *sql.Rows) ([]eye.Key, error) {
 	defer rows.Close()
-	var keys []eye.Key
+	keys := []eye.Key{}
 	for rows.Next() {
 		var (
 			k       eye.Key
 			scopes  string
 			app     sql.NullString
 			created int64
+			revoked sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &scopes, &app, &k.Label, &created); err != nil {
+		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &scopes, &app, &k.Label, &created, &revoked); err != nil {
 			return nil, unavailable("scan key", err)
 		}
 		k.Scopes = strings.Fields(scopes)
 		k.ApplicationID = app.String
 		k.CreatedAt = fromMicros(created)
+		k.RevokedAt = fromNullMicros(revoked)
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("list keys", err)
 	}
 	return keys, nil
+}
+
+// Keys returns every key that works: not revoked, of no application or of
+// an active one.
+func (s *Store) Keys(ctx context.Context) ([]eye.Key, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys k
+		LEFT JOIN applications a ON a.id = k.application_id
+		WHERE k.revoked_at IS NULL AND (k.application_id IS NULL OR a.active)
+		ORDER BY k.created_at, k.id`)
+	if err != nil {
+		return nil, unavailable("list keys", err)
+	}
+	return scanKeys(rows)
+}
+
+// ApplicationKeys returns an application's keys, revoked ones included.
+func (s *Store) ApplicationKeys(ctx context.Context, applicationID string) ([]eye.Key, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys k
+		WHERE k.application_id = ? ORDER BY k.created_at, k.id`, applicationID)
+	if err != nil {
+		return nil, unavailable("list keys", err)
+	}
+	return scanKeys(rows)
 }
 
 // CreateKey stores a new API key (its hash, never its secret).
@@ -45,6 +67,24 @@ func (s *Store) CreateKey(ctx context.Context, k eye.Key) error {
 		k.ID, k.Prefix, k.Hash, strings.Join(k.Scopes, " "), nullString(k.ApplicationID), k.Label, micros(k.CreatedAt))
 	if err != nil {
 		return unavailable("create key", err)
+	}
+	return nil
+}
+
+// RevokeKey revokes a key; revoking a revoked key changes nothing.
+func (s *Store) RevokeKey(ctx context.Context, applicationID, keyID string) error {
+	q := `UPDATE keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
+	args := []any{micros(time.Now()), keyID}
+	if applicationID != "" {
+		q += ` AND application_id = ?`
+		args = append(args, applicationID)
+	}
+	r, err := s.w.ExecContext(ctx, q, args...)
+	if err != nil {
+		return unavailable("revoke key", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return eye.Errorf(eye.ENOTFOUND, "No key has the id %q.", keyID)
 	}
 	return nil
 }

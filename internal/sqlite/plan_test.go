@@ -33,6 +33,7 @@ func TestEventQueriesUseIndexes(t *testing.T) {
 		{Name: "n", From: ts},
 		{Category: "c", Name: "n"},
 		{From: ts, To: ts, After: after, Ascending: true},
+		{ApplicationID: "a", After: after},
 	}
 	for _, f := range filters {
 		f.Limit = 100

@@ -53,6 +53,9 @@ func (s *Store) Session(ctx context.Context, id string) (eye.Session, error) {
 func (s *Store) Sessions(ctx context.Context, f eye.SessionFilter) (eye.Page[eye.Session], error) {
 	var page eye.Page[eye.Session]
 	var w where
+	if f.ApplicationID != "" {
+		w.add("id IN (SELECT session_id FROM session_applications WHERE application_id = ?)", f.ApplicationID)
+	}
 	if p := f.After; p != nil {
 		w.add("(coalesce(last_seen, created_at), pk) < (?, ?)", micros(p.Time), p.Row)
 	}

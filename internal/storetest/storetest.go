@@ -35,6 +35,9 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"Errors", testErrors},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Keys", testKeys},
+		{"Applications", testApplications},
+		{"ApplicationFilters", testApplicationFilters},
+		{"Users", testUsers},
 		{"NotFound", testNotFound},
 	}
 	for _, tt := range tests {
@@ -616,5 +619,126 @@ func testNotFound(t *testing.T, s eye.Store) {
 	}
 	if _, err := s.ErrorRecord(ctx, id); eye.ErrorCode(err) != eye.ENOTFOUND {
 		t.Errorf("ErrorRecord = %v", err)
+	}
+}
+
+func testApplications(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	app := eye.Application{ID: eye.NewID(), Name: "shop-" + eye.NewID(), CreatedAt: at(0), Active: true}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	dup := app
+	dup.ID = eye.NewID()
+	if err := s.CreateApplication(ctx, dup); eye.ErrorCode(err) != eye.ECONFLICT {
+		t.Errorf("same name again: %v, want conflict", err)
+	}
+	got, err := s.ApplicationByName(ctx, app.Name)
+	if err != nil || got != app {
+		t.Errorf("ApplicationByName = %+v, %v", got, err)
+	}
+	if _, err := s.Application(ctx, eye.NewID()); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("Application(unknown) = %v", err)
+	}
+	all, err := s.Applications(ctx)
+	if err != nil || !slices.ContainsFunc(all, func(a eye.Application) bool { return a.ID == app.ID }) ||
+		!slices.ContainsFunc(all, func(a eye.Application) bool { return a.ID == eye.DefaultApplicationID }) {
+		t.Errorf("Applications = %+v, %v", all, err)
+	}
+
+	// Keys: of an active application they work; revoked or of a
+	// deactivated application they do not, but are still listed.
+	k1 := eye.Key{ID: eye.NewID(), Prefix: "eye_k1", Hash: []byte(eye.NewID()[:32]), Scopes: []string{"ingest"}, ApplicationID: app.ID, CreatedAt: at(1)}
+	k2 := eye.Key{ID: eye.NewID(), Prefix: "eye_k2", Hash: []byte(eye.NewID()[:32]), Scopes: []string{"read"}, ApplicationID: app.ID, CreatedAt: at(2)}
+	for _, k := range []eye.Key{k1, k2} {
+		if err := s.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	working := func() []string {
+		keys, err := s.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			if k.ApplicationID == app.ID {
+				out = append(out, k.ID)
+			}
+		}
+		return out
+	}
+	if got := working(); !slices.Equal(got, []string{k1.ID, k2.ID}) {
+		t.Errorf("working keys %v", got)
+	}
+	if err := s.RevokeKey(ctx, app.ID, k1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeKey(ctx, eye.DefaultApplicationID, k2.ID); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("revoking another application's key: %v", err)
+	}
+	if got := working(); !slices.Equal(got, []string{k2.ID}) {
+		t.Errorf("working keys after revoke %v", got)
+	}
+	app.Active = false
+	if err := s.UpdateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if got := working(); len(got) != 0 {
+		t.Errorf("keys of a deactivated application work: %v", got)
+	}
+	listed, err := s.ApplicationKeys(ctx, app.ID)
+	if err != nil || len(listed) != 2 || listed[0].RevokedAt.IsZero() || !listed[1].RevokedAt.IsZero() {
+		t.Errorf("ApplicationKeys = %+v, %v", listed, err)
+	}
+	app.Active, app.Name = true, app.Name+"-renamed"
+	if err := s.UpdateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if got := working(); !slices.Equal(got, []string{k2.ID}) {
+		t.Errorf("keys after reactivation %v", got)
+	}
+	if got, _ := s.Application(ctx, app.ID); got.Name != app.Name || !got.Active {
+		t.Errorf("after update: %+v", got)
+	}
+	if err := s.UpdateApplication(ctx, eye.Application{ID: eye.NewID(), Name: "x"}); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("UpdateApplication(unknown) = %v", err)
+	}
+}
+
+func testApplicationFilters(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	app := "app-" + eye.NewID()
+	sess, other := newSession(), newSession()
+	a, b := g.event(sess, 0), g.event(other, 1)
+	a.ApplicationID = app
+	rec := g.errorRecord(sess, eye.CodeEmptyData, 0)
+	rec.ApplicationID = app
+	write(t, s, eye.Batch{Events: []eye.Event{a, b}, Errors: []eye.ErrorRecord{rec, g.errorRecord(sess, eye.CodeEmptyData, 0)}})
+
+	evs := listAll(t, s, eye.EventFilter{ApplicationID: app, Limit: 10})
+	if !slices.Equal(ids(evs), []string{a.ID}) {
+		t.Errorf("events of %s: %v", app, ids(evs))
+	}
+	page, err := s.Errors(ctx, eye.ErrorFilter{ApplicationID: app, Limit: 10})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != rec.ID {
+		t.Errorf("errors of %s: %+v, %v", app, page.Items, err)
+	}
+	sessions, err := s.Sessions(ctx, eye.SessionFilter{ApplicationID: app, Limit: 10})
+	if err != nil || len(sessions.Items) != 1 || sessions.Items[0].ID != sess {
+		t.Errorf("sessions of %s: %+v, %v", app, sessions.Items, err)
+	}
+}
+
+func testUsers(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	u := eye.User{ID: eye.NewID(), Name: "ada-" + eye.NewID(), PasswordHash: []byte("$2a$12$hash"), CreatedAt: at(0)}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	u.ID = eye.NewID()
+	if err := s.CreateUser(ctx, u); eye.ErrorCode(err) != eye.ECONFLICT {
+		t.Errorf("same name again: %v, want conflict", err)
 	}
 }

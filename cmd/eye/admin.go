@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
+
+	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/api"
+)
+
+// These commands work on the store directly: no server needs to run. A
+// running server sees their changes within its key refresh interval.
+
+// apps runs "eye apps create NAME" and "eye apps list".
+func apps(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError(stderr, "Usage: eye apps create NAME | eye apps list")
+	}
+	var c config
+	rest, err := c.parseWith("apps "+args[0], "", args[1:], getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	switch {
+	case args[0] == "create" && len(rest) == 1:
+		name := strings.TrimSpace(rest[0])
+		if name == "" || len([]rune(name)) > eye.MaxApplicationNameLen {
+			return fmt.Errorf("the name must have 1 to %d characters", eye.MaxApplicationNameLen)
+		}
+		a := eye.Application{ID: eye.NewID(), Name: name, CreatedAt: time.Now().UTC(), Active: true}
+		if err := s.CreateApplication(ctx, a); err != nil {
+			return fmt.Errorf("create application: %s", eye.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "Application %q created: %s\n", a.Name, a.ID)
+		return nil
+	case args[0] == "list" && len(rest) == 0:
+		list, err := s.Applications(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tACTIVE\tCREATED")
+		for _, a := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", a.ID, a.Name, a.Active, eye.FormatTime(a.CreatedAt))
+		}
+		return tw.Flush()
+	}
+	return usageError(stderr, "Usage: eye apps create NAME | eye apps list")
+}
+
+// keys runs "eye keys create --app NAME --scope ingest[,read] [--label L]",
+// "eye keys list --app NAME" and "eye keys revoke ID".
+func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const usage = "Usage: eye keys create --app NAME --scope ingest[,read,admin] [--label LABEL] | eye keys list --app NAME | eye keys revoke ID"
+	if len(args) == 0 {
+		return usageError(stderr, usage)
+	}
+	var (
+		c                 config
+		app, scope, label string
+	)
+	rest, err := c.parseWith("keys "+args[0], "", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&app, "app", "", "the application's name")
+		fs.StringVar(&scope, "scope", "", "comma-separated scopes: ingest, read, admin")
+		fs.StringVar(&label, "label", "", "a label to recognize the key by")
+	})
+	if err != nil {
+		return err
+	}
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	switch {
+	case args[0] == "create" && len(rest) == 0 && app != "":
+		a, err := s.ApplicationByName(ctx, app)
+		if err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		if !a.Active {
+			return fmt.Errorf("the application %q is deactivated", a.Name)
+		}
+		scopes, err := parseScopes(scope)
+		if err != nil {
+			return err
+		}
+		secret, key := api.NewSecret()
+		key.Scopes, key.Label, key.ApplicationID = scopes, label, a.ID
+		if err := s.CreateKey(ctx, key); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "Key %s (%s) created for %q with scopes %s. It is shown once; keep it secret:\n",
+			key.ID, key.Prefix, a.Name, strings.Join(scopes, ","))
+		fmt.Fprintln(stdout, secret)
+		return nil
+	case args[0] == "list" && len(rest) == 0 && app != "":
+		a, err := s.ApplicationByName(ctx, app)
+		if err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		list, err := s.ApplicationKeys(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tREVOKED")
+		for _, k := range list {
+			revoked := "-"
+			if !k.RevokedAt.IsZero() {
+				revoked = eye.FormatTime(k.RevokedAt)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, strings.Join(k.Scopes, ","), k.Label,
+				eye.FormatTime(k.CreatedAt), revoked)
+		}
+		return tw.Flush()
+	case args[0] == "revoke" && len(rest) == 1:
+		if err := s.RevokeKey(ctx, "", rest[0]); err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "Key %s revoked.\n", rest[0])
+		return nil
+	}
+	return usageError(stderr, usage)
+}
+
+func parseScopes(list string) ([]string, error) {
+	var scopes []string
+	for sc := range strings.SplitSeq(list, ",") {
+		sc = strings.TrimSpace(sc)
+		switch sc {
+		case eye.ScopeIngest, eye.ScopeRead, eye.ScopeAdmin:
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		case "":
+		default:
+			return nil, fmt.Errorf("%q is not a scope: use ingest, read or admin", sc)
+		}
+	}
+	if len(scopes) == 0 {
+		return nil, errors.New("--scope is required: ingest, read or admin, comma-separated")
+	}
+	return scopes, nil
+}
+
+// minPasswordLen is the shortest password a user may have.
+const minPasswordLen = 10
+
+// users runs "eye users create NAME": the password comes from EYE_PASSWORD
+// or from a prompt that does not echo.
+func users(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	const usage = "Usage: eye users create NAME (password from EYE_PASSWORD or a prompt)"
+	if len(args) == 0 || args[0] != "create" {
+		return usageError(stderr, usage)
+	}
+	var c config
+	rest, err := c.parseWith("users create", "NAME", args[1:], getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || strings.TrimSpace(rest[0]) == "" {
+		return usageError(stderr, usage)
+	}
+	password := getenv("EYE_PASSWORD")
+	if password == "" {
+		if password, err = promptPassword(stdin, stderr); err != nil {
+			return err
+		}
+	}
+	if len(password) < minPasswordLen {
+		return fmt.Errorf("the password must have at least %d characters", minPasswordLen)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), 12)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	s, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	u := eye.User{ID: eye.NewID(), Name: strings.TrimSpace(rest[0]), PasswordHash: hash, CreatedAt: time.Now().UTC()}
+	if err := s.CreateUser(ctx, u); err != nil {
+		return errors.New(eye.ErrorMessage(err))
+	}
+	fmt.Fprintf(stdout, "User %q created.\n", u.Name)
+	return nil
+}
+
+// promptPassword asks for a password twice on a terminal, without echo.
+func promptPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	f, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("no terminal to ask for the password: set EYE_PASSWORD")
+	}
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	p1, err := read("Password: ")
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	p2, err := read("Password again: ")
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if p1 != p2 {
+		return "", errors.New("the passwords differ")
+	}
+	return p1, nil
+}
+
+func usageError(stderr io.Writer, usage string) error {
+	fmt.Fprintln(stderr, usage)
+	return flag.ErrHelp
+}
