@@ -24,6 +24,7 @@ type Event struct {
 	ReceivedAt    time.Time       // when The Eye received it
 	ClockOffset   time.Duration   // ReceivedAt − SentAt; zero when SentAt is zero
 	Seq           uint64          // arrival sequence: the queue's sequence number
+	SchemaVersion int             // the version of its type's schema it passed; 0 when none
 }
 
 // Session is a run of events that applications tie together with one id.
@@ -49,6 +50,7 @@ type ErrorRecord struct {
 	Reasons       []Reason
 	Payload       []byte // exactly the bytes received
 	Seq           uint64
+	Status        string // StatusOpen, StatusReplayed or StatusDiscarded
 }
 
 // Message returns the reasons joined into one line.
@@ -63,8 +65,9 @@ func (e ErrorRecord) Message() string {
 // Reason is one way in which an event is invalid.
 type Reason struct {
 	Code    string // one of the Code… constants
-	Field   string // the top-level member concerned, "" for the whole body
+	Field   string // the top-level member concerned, "" for the whole body; for a schema violation, the JSON Pointer in data
 	Message string // for people
+	Keyword string // for a schema violation: the JSON Schema keyword that failed
 }
 
 // Validation codes, as stored in error records and returned in 422 answers.
@@ -83,6 +86,8 @@ const (
 	CodeInvalidValue     = "invalid_value"      // a member's value is not one of those allowed
 	CodeStoreRejected    = "store_rejected"     // the store refused the event on its own
 	CodeUnreadable       = "unreadable_message" // a queued message The Eye did not write
+	CodeSchemaViolation  = "schema_violation"   // data breaks its type's JSON Schema
+	CodeUnknownEventType = "unknown_event_type" // the type has no schema and unknown types are rejected
 )
 
 // Batch is what a worker writes to the store in one transaction.
@@ -117,5 +122,6 @@ func NewErrorRecord(d Delivery, ev Event, reasons []Reason) ErrorRecord {
 		Reasons:       reasons,
 		Payload:       d.Payload,
 		Seq:           d.Seq,
+		Status:        StatusOpen,
 	}
 }

@@ -33,6 +33,42 @@ type Store interface {
 	ErrorRecord(ctx context.Context, id string) (ErrorRecord, error)
 	// Errors returns a page of error records matching f, newest first.
 	Errors(ctx context.Context, f ErrorFilter) (Page[ErrorRecord], error)
+	// UpdateErrorReasons replaces an error record's reasons; ENOTFOUND.
+	UpdateErrorReasons(ctx context.Context, id string, reasons []Reason) error
+	// SetErrorStatus sets an error record's status; ENOTFOUND.
+	SetErrorStatus(ctx context.Context, id, status string) error
+	// ReplayError stores ev, made from the error record of the same id,
+	// and marks the record replayed, in one transaction. It reports
+	// whether the event was inserted (false: stored already).
+	ReplayError(ctx context.Context, ev Event) (bool, error)
+
+	// PutSchema stores a new version of an event type's schema and
+	// returns it with its version.
+	PutSchema(ctx context.Context, s Schema) (Schema, error)
+	// Schema returns one version of a type's schema (0: the latest), or
+	// ENOTFOUND.
+	Schema(ctx context.Context, category, name string, version int) (Schema, error)
+	// SchemaVersions returns every version of a type's schema, oldest
+	// first, without bodies.
+	SchemaVersions(ctx context.Context, category, name string) ([]Schema, error)
+	// Schemas returns the latest schema of every type that has one.
+	Schemas(ctx context.Context) ([]Schema, error)
+	// ActiveSchemas returns the schemas events are checked against.
+	ActiveSchemas(ctx context.Context) ([]Schema, error)
+	// DeleteSchema stops checking a type (its versions are kept);
+	// ENOTFOUND when it has no active schema.
+	DeleteSchema(ctx context.Context, category, name string) error
+	// EventTypes returns every event type seen or given a schema.
+	EventTypes(ctx context.Context) ([]EventType, error)
+
+	// CreateJob stores a new background job.
+	CreateJob(ctx context.Context, j Job) error
+	// Job returns a job, or ENOTFOUND.
+	Job(ctx context.Context, id string) (Job, error)
+	// UpdateJob stores a job's progress and status.
+	UpdateJob(ctx context.Context, j Job) error
+	// RunningJobs returns the jobs not yet done or failed.
+	RunningJobs(ctx context.Context) ([]Job, error)
 
 	// CreateApplication stores a new application; ECONFLICT when its name
 	// is taken.
@@ -102,6 +138,7 @@ type EventFilter struct {
 // ErrorFilter selects error records. Empty fields select everything.
 type ErrorFilter struct {
 	ApplicationID string
+	Status        string // open, replayed or discarded
 	Code          string // a record matches when any of its reasons has this code
 	Category      string
 	Name          string

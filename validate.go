@@ -18,11 +18,16 @@ const (
 	MaxEventIDLen  = 200
 )
 
-// Rules are the generic rules every event must follow.
+// Rules are the rules every event must follow: the generic ones, then
+// the JSON Schema of its type.
 type Rules struct {
 	// FutureTolerance is how much later than its arrival (after the
 	// client's clock offset is applied) an event's timestamp may be.
 	FutureTolerance time.Duration
+	// Schemas checks data against its type's schema; nil checks nothing.
+	Schemas SchemaChecker
+	// RejectUnknownTypes refuses events of a type without a schema.
+	RejectUnknownTypes bool
 }
 
 // ParseEvent reads the event an application sent in m and checks it. It
@@ -87,6 +92,7 @@ func (r Rules) readMutable(fields map[string]json.RawMessage, ev *Event) []Reaso
 	id, reason := readSessionID(fields)
 	ev.SessionID = id
 	add(reason)
+	sessionReasons := len(rs)
 
 	ev.Category, reason = readRequiredString(fields, "category", MaxCategoryLen)
 	add(reason)
@@ -109,6 +115,12 @@ func (r Rules) readMutable(fields map[string]json.RawMessage, ev *Event) []Reaso
 		}
 	}
 
+	// The schema is checked when its type and data could be read, so that
+	// one error record holds every reason.
+	if len(rs) == sessionReasons {
+		rs = append(rs, r.checkSchema(ev)...)
+	}
+
 	ev.Timestamp = time.Time{}
 	if raw, ok := present(fields, "timestamp"); !ok {
 		add(&Reason{Code: CodeMissingField, Field: "timestamp", Message: "timestamp is missing"})
@@ -127,6 +139,24 @@ func (r Rules) readMutable(fields map[string]json.RawMessage, ev *Event) []Reaso
 		}
 	}
 	return rs
+}
+
+// checkSchema checks data against its type's schema, and notes the
+// version it passed.
+func (r Rules) checkSchema(ev *Event) []Reason {
+	ev.SchemaVersion = 0
+	if r.Schemas == nil {
+		return nil
+	}
+	version, reasons := r.Schemas.Check(ev.Category, ev.Name, ev.Data)
+	if version == 0 && r.RejectUnknownTypes {
+		return []Reason{{Code: CodeUnknownEventType, Field: "name",
+			Message: fmt.Sprintf("the event type (%q, %q) has no schema, and unknown types are rejected", ev.Category, ev.Name)}}
+	}
+	if len(reasons) == 0 {
+		ev.SchemaVersion = version
+	}
+	return reasons
 }
 
 // readSessionID reads the session id from "session_id", or from

@@ -268,3 +268,51 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+// checker is a stand-in schema registry: types named "strict" have a
+// schema (version 2) that refuses data without "ok".
+type checker struct{}
+
+func (checker) Check(category, name string, data json.RawMessage) (int, []eye.Reason) {
+	if name != "strict" {
+		return 0, nil
+	}
+	if !strings.Contains(string(data), `"ok"`) {
+		return 2, []eye.Reason{{Code: eye.CodeSchemaViolation, Field: "/ok", Keyword: "required", Message: "missing property \"ok\""}}
+	}
+	return 2, nil
+}
+
+func TestSchemaRules(t *testing.T) {
+	event := func(name, data string) string {
+		return `{"session_id": "` + session + `", "category": "c", "name": "` + name + `", "data": ` + data + `, "timestamp": "2021-01-01 09:15:27"}`
+	}
+	tests := []struct {
+		name        string
+		reject      bool
+		payload     string
+		wantVersion int
+		want        []string
+	}{
+		{"passes", false, event("strict", `{"ok": 1}`), 2, nil},
+		{"violates", false, event("strict", `{"no": 1}`), 0, []string{"schema_violation:/ok"}},
+		{"unknown accepted", false, event("free", `{"no": 1}`), 0, nil},
+		{"unknown rejected", true, event("free", `{"no": 1}`), 0, []string{"unknown_event_type:name"}},
+		{"known, rejecting", true, event("strict", `{"ok": 1}`), 2, nil},
+		{"with other reasons", false, strings.Replace(event("strict", `{"no": 1}`), "2021-01-01 09:15:27", "never", 1), 0,
+			[]string{"schema_violation:/ok", "invalid_timestamp:timestamp"}},
+		{"data invalid: no schema check", false, event("strict", `[]`), 0, []string{"data_not_object:data"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules := eye.Rules{FutureTolerance: time.Minute, Schemas: checker{}, RejectUnknownTypes: tt.reject}
+			ev, reasons := rules.ParseEvent(eye.Message{ID: "id", ReceivedAt: received, Payload: []byte(tt.payload)})
+			if got := codes(reasons); !slices.Equal(got, tt.want) {
+				t.Errorf("reasons %v, want %v", got, tt.want)
+			}
+			if ev.SchemaVersion != tt.wantVersion {
+				t.Errorf("SchemaVersion %d, want %d", ev.SchemaVersion, tt.wantVersion)
+			}
+		})
+	}
+}

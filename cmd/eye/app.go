@@ -16,13 +16,15 @@ import (
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/api"
 	"github.com/theeye/eye/internal/natsq"
+	"github.com/theeye/eye/internal/replay"
+	"github.com/theeye/eye/internal/schema"
 	"github.com/theeye/eye/internal/sqlite"
 	"github.com/theeye/eye/internal/worker"
 )
 
-// keyRefresh is how often a running service reloads the keys, so that a
-// key revoked elsewhere (another instance, the command line) stops working
-// here within five seconds.
+// keyRefresh is how often a running service reloads the keys and the
+// schemas, so that a key revoked or a schema changed elsewhere (another
+// instance, the command line) takes effect here within five seconds.
 const keyRefresh = 2 * time.Second
 
 // app is a running service: the only place where concrete types meet.
@@ -33,6 +35,7 @@ type app struct {
 	queue    *natsq.Queue
 	api      *api.Server
 	worker   *worker.Worker
+	replay   *replay.Replayer
 	http     *http.Server
 	listener net.Listener
 
@@ -74,8 +77,24 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	if err != nil {
 		return nil, err
 	}
-	rules := eye.Rules{FutureTolerance: c.FutureTolerance}
-	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Logger: log})
+	registry := schema.NewRegistry(a.store, log)
+	if c.SchemasDir != "" {
+		if err := loadSchemas(ctx, a.store, c.SchemasDir, log); err != nil {
+			return nil, err
+		}
+	}
+	if err := registry.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("load schemas: %w", err)
+	}
+	rules := eye.Rules{FutureTolerance: c.FutureTolerance, Schemas: registry, RejectUnknownTypes: c.UnknownTypes == "reject"}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.replay = replay.New(bg, a.store, rules, log.With("component", "replay"))
+	if err := a.replay.Resume(ctx); err != nil {
+		return nil, fmt.Errorf("resume replay jobs: %w", err)
+	}
+	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Schemas: registry,
+		Replay: a.replay, Logger: log})
 	a.worker = worker.New(worker.Config{Queue: a.queue, Store: a.store, Rules: rules, BatchSize: c.BatchSize,
 		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker")})
 
@@ -90,9 +109,9 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.cancel = cancel
-	a.wg.Go(func() { keys.Run(bg, keyRefresh) })
+	a.wg.Go(func() {
+		refresh(bg, keyRefresh, log, map[string]func(context.Context) error{"keys": keys.Refresh, "schemas": registry.Refresh})
+	})
 	a.wg.Go(func() { _ = a.worker.Run(bg) })
 	go func() {
 		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -117,15 +136,21 @@ func (a *app) stop() error {
 	if err := a.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
-	a.cancel()
-	a.wg.Wait()
 	a.close()
 	a.log.Info("stopped", "events_accepted", a.api.Stats().Accepted.Load(), "events_stored", a.worker.Stats().Stored.Load())
 	return errors.Join(errs...)
 }
 
-// close releases the queue and the store.
+// close stops the background work (the worker finishing its batch), then
+// releases the queue and the store.
 func (a *app) close() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	if a.replay != nil {
+		a.replay.Wait()
+	}
 	if a.queue != nil {
 		a.queue.Close()
 	}
@@ -182,4 +207,38 @@ func (a *app) adminKey(ctx context.Context, stdout io.Writer) ([]eye.Key, error)
 	}
 	fmt.Fprintf(stdout, "An admin API key was generated: it is in %s\n", path)
 	return nil, nil
+}
+
+// loadSchemas stores the schemas of a folder that differ from the active
+// ones. A bad file stops the start: the tracking plan must be whole.
+func loadSchemas(ctx context.Context, store *sqlite.Store, dir string, log *slog.Logger) error {
+	files, problems := schema.ReadDir(dir)
+	if len(problems) > 0 {
+		return fmt.Errorf("schemas in %s: %w", dir, errors.Join(problems...))
+	}
+	made, err := schema.Push(ctx, store, files)
+	if err != nil {
+		return fmt.Errorf("load schemas: %w", err)
+	}
+	log.Info("schemas loaded", "dir", dir, "files", len(files), "new_versions", len(made))
+	return nil
+}
+
+// refresh reloads each thing every interval until ctx ends. When the store
+// fails, what was loaded last stays in use.
+func refresh(ctx context.Context, interval time.Duration, log *slog.Logger, loaders map[string]func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for what, load := range loaders {
+				if err := load(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("refresh; keeping the last good ones", "what", what, "error", err)
+				}
+			}
+		}
+	}
 }

@@ -24,6 +24,8 @@ type config struct {
 	QueueMaxBytes   int64
 	BatchSize       int
 	ShutdownTimeout time.Duration
+	SchemasDir      string
+	UnknownTypes    string
 	LogLevel        string
 	LogFormat       string
 }
@@ -39,6 +41,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.QueueMaxBytes, "queue-max-bytes", 1<<30, "the queue's size limit in bytes; when full, ingest answers 503")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "messages a worker stores per transaction at most")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
+	fs.StringVar(&c.SchemasDir, "schemas-dir", "", "a folder of JSON Schemas, DIR/<category>/<name>.json, loaded at start")
+	fs.StringVar(&c.UnknownTypes, "unknown-event-types", "accept", "accept or reject events of a type without a schema")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
@@ -122,6 +126,9 @@ func (c *config) check() error {
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
 		errs = append(errs, fmt.Errorf("database-url: unsupported store %q (want empty or sqlite:PATH)", c.DatabaseURL))
+	}
+	if c.UnknownTypes != "accept" && c.UnknownTypes != "reject" {
+		errs = append(errs, fmt.Errorf("unknown-event-types must be accept or reject, not %q", c.UnknownTypes))
 	}
 	if _, err := c.logLevel(); err != nil {
 		errs = append(errs, err)

@@ -7,6 +7,7 @@
 //	eye apps      create and list applications
 //	eye keys      create, list and revoke API keys
 //	eye users     create users of the admin web UI
+//	eye schemas   check a folder of JSON Schemas, or push it into the store
 //	eye version   print the version
 package main
 
@@ -46,9 +47,10 @@ Commands:
   apps      create NAME | list: applications, the trusted clients
   keys      create --app NAME --scope ingest[,read,admin] | list --app NAME | revoke ID
   users     create NAME: a user of the admin web UI (password from EYE_PASSWORD or a prompt)
+  schemas   check DIR | push DIR: the JSON Schemas of event types, DIR/<category>/<name>.json
   version   print the version
 
-apps, keys and users work on the store directly; no server needs to run.
+apps, keys, users and schemas push work on the store directly; no server needs to run.
 `
 
 // run runs one command until it is done or ctx ends.
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return keys(ctx, args[1:], getenv, stdout, stderr)
 	case "users":
 		return users(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "schemas":
+		return schemas(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "eye", versionString())
 		return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/sqlite"
 )
 
 // TestMain lets the test binary run as the eye command, so that tests can
@@ -44,7 +46,19 @@ type service struct {
 // generated admin key.
 func startService(t *testing.T, dir string) *service {
 	t.Helper()
-	env := map[string]string{"EYE_ADDR": "127.0.0.1:0", "EYE_DATA_DIR": dir, "EYE_LOG_LEVEL": "warn"}
+	return startServiceEnv(t, map[string]string{"EYE_DATA_DIR": dir})
+}
+
+// startServiceEnv starts The Eye with the given environment, on a free
+// port.
+func startServiceEnv(t *testing.T, env map[string]string) *service {
+	t.Helper()
+	env = maps.Clone(env)
+	env["EYE_ADDR"] = "127.0.0.1:0"
+	if env["EYE_LOG_LEVEL"] == "" {
+		env["EYE_LOG_LEVEL"] = "warn"
+	}
+	dir := env["EYE_DATA_DIR"]
 	var c config
 	if err := c.parse("serve", nil, func(k string) string { return env[k] }, io.Discard); err != nil {
 		t.Fatal(err)
@@ -596,5 +610,82 @@ func TestAdminCommands(t *testing.T) {
 	delete(env, "EYE_PASSWORD")
 	if _, _, err := cli("users", "create", "bob"); err == nil || !strings.Contains(err.Error(), "EYE_PASSWORD") {
 		t.Errorf("no terminal, no EYE_PASSWORD: %v", err)
+	}
+}
+
+// TestSchemasFolderAndResumedJob keeps a tracking plan in a folder, loaded
+// at start; events fail against its strict first version; a replay job
+// left running by a stopped service (as after a crash) resumes at the next
+// start, with the fixed folder, and turns them into events.
+func TestSchemasFolderAndResumedJob(t *testing.T) {
+	dir, plan := t.TempDir(), t.TempDir()
+	file := filepath.Join(plan, "page interaction", "pageview.json")
+	os.MkdirAll(filepath.Dir(file), 0o755)
+	os.WriteFile(file, []byte(`{"type": "object", "required": ["host", "path", "referrer"]}`), 0o644)
+
+	env := map[string]string{"EYE_DATA_DIR": dir, "EYE_SCHEMAS_DIR": plan}
+	getenv := func(k string) string { return env[k] }
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"schemas", "check", plan}, getenv, nil, &out, &errs); err != nil {
+		t.Fatalf("schemas check: %v %s", err, errs.String())
+	}
+	bad := filepath.Join(t.TempDir(), "form interaction")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "submit.json"), []byte(`{"required": "form"}`), 0o644)
+	errs.Reset()
+	if err := run(context.Background(), []string{"schemas", "check", filepath.Dir(bad)}, getenv, nil, &out, &errs); err == nil ||
+		!strings.Contains(errs.String(), "submit.json") {
+		t.Errorf("schemas check of a bad folder: %v %q", err, errs.String())
+	}
+
+	s := startServiceEnv(t, env)
+	session := eye.NewID()
+	var ids []string
+	for i := range 30 {
+		ev := event(session, "page interaction", "pageview", "2021-01-01T09:15:27Z", map[string]any{"host": "www.example.com", "path": "/", "i": i})
+		_, b := s.do("POST", "/events/", ev, "application/json")
+		var m map[string]string
+		json.Unmarshal(b, &m)
+		ids = append(ids, m["id"])
+	}
+	s.waitStored(0, 30)
+	s.stop()
+
+	// A job left running, and a fixed plan.
+	st, err := sqlite.Open(filepath.Join(dir, "eye.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := eye.Job{ID: eye.NewID(), Kind: "replay", Filter: eye.ErrorFilter{Status: eye.StatusOpen}, Status: eye.JobRunning,
+		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := st.CreateJob(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	os.WriteFile(file, []byte(`{"type": "object", "required": ["host", "path"]}`), 0o644)
+
+	s = startServiceEnv(t, env)
+	defer s.stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j := s.get("/jobs/" + job.ID + "/")
+		if j["status"] == "done" {
+			if j["replayed"] != float64(30) || j["still_invalid"] != float64(0) {
+				t.Errorf("resumed job %v", j)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job not done: %v", j)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.waitStored(30, 30)
+	if ev := s.get("/events/" + ids[0] + "/"); ev["schema_version"] != float64(2) {
+		t.Errorf("replayed event %v", ev)
+	}
+	sc := s.get("/schemas/page%20interaction/pageview/")
+	if sc["version"] != float64(2) || len(sc["versions"].([]any)) != 2 {
+		t.Errorf("schema from the folder %v", sc)
 	}
 }

@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"path"
@@ -15,15 +16,18 @@ import (
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/replay"
 )
 
 // Config holds what the API needs.
 type Config struct {
-	Queue  eye.Queue
-	Store  eye.Store
-	Keys   *Keyring
-	Rules  eye.Rules
-	Logger *slog.Logger
+	Queue   eye.Queue
+	Store   eye.Store
+	Keys    *Keyring
+	Rules   eye.Rules // with the schema registry as Rules.Schemas
+	Schemas Refresher // the schema registry, refreshed after a change
+	Replay  *replay.Replayer
+	Logger  *slog.Logger
 
 	MaxEventBytes  int64 // body limit of one event (default 32 KiB)
 	MaxBatchBytes  int64 // body limit of a batch (default 1 MiB)
@@ -36,6 +40,11 @@ type Config struct {
 	FailedAuthInterval time.Duration
 }
 
+// Refresher reloads something from the store at once.
+type Refresher interface {
+	Refresh(ctx context.Context) error
+}
+
 // Server is the HTTP API.
 type Server struct {
 	cfg      Config
@@ -43,6 +52,7 @@ type Server struct {
 	mux      *http.ServeMux
 	stats    Stats
 	failures *failureLimiter // failed authentications per client address
+	openapi  openAPI         // the OpenAPI document, and the patterns registered (docs.go)
 }
 
 // Stats are the API's running totals.
@@ -102,11 +112,23 @@ func (s *Server) routes() {
 	s.handle("GET /sessions/{id}/events", eye.ScopeRead, s.listSessionEvents)
 	s.handle("GET /errors", eye.ScopeRead, s.listErrors)
 	s.handle("GET /errors/{id}", eye.ScopeRead, s.getError)
+	s.handle("GET /event-types", eye.ScopeRead, s.listEventTypes)
+	s.handle("GET /schemas", eye.ScopeRead, s.listSchemas)
+	s.handle("GET /schemas/{category}/{name}", eye.ScopeRead, s.getSchema)
+	s.handle("GET /schemas/{category}/{name}/versions/{version}", eye.ScopeRead, s.getSchemaVersion)
 
 	// Corrections.
 	s.handle("PUT /events/{id}", eye.ScopeAdmin, s.putEvent)
 	s.handle("PATCH /events/{id}", eye.ScopeAdmin, s.patchEvent)
 	s.handle("DELETE /events/{id}", eye.ScopeAdmin, s.deleteEvent)
+
+	// Schemas, and replay of what they refused.
+	s.handle("PUT /schemas/{category}/{name}", eye.ScopeAdmin, s.putSchema)
+	s.handle("DELETE /schemas/{category}/{name}", eye.ScopeAdmin, s.deleteSchema)
+	s.handle("POST /errors/{id}/replay", eye.ScopeAdmin, s.replayOne)
+	s.handle("POST /errors/replay", eye.ScopeAdmin, s.replayMany)
+	s.handle("DELETE /errors/{id}", eye.ScopeAdmin, s.discardError)
+	s.handle("GET /jobs/{id}", eye.ScopeAdmin, s.getJob)
 
 	// Applications and their keys.
 	s.handle("POST /applications", eye.ScopeAdmin, s.createApplication)
@@ -121,6 +143,7 @@ func (s *Server) routes() {
 
 // handle registers a route that needs a key with scope.
 func (s *Server) handle(pattern, scope string, h http.HandlerFunc) {
+	s.openapi.patterns = append(s.openapi.patterns, pattern)
 	s.mux.Handle(pattern, s.authenticate(scope, h))
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/api"
 	"github.com/theeye/eye/internal/natsq"
+	"github.com/theeye/eye/internal/replay"
+	"github.com/theeye/eye/internal/schema"
 	"github.com/theeye/eye/internal/sqlite"
 	"github.com/theeye/eye/internal/worker"
 )
@@ -49,22 +51,26 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := eye.Rules{FutureTolerance: time.Minute}
+	registry := schema.NewRegistry(store, nil)
+	rules := eye.Rules{FutureTolerance: time.Minute, Schemas: registry}
 	keys := api.NewKeyring(store, nil, api.StaticKey(adminKey, "test", eye.ScopeAdmin))
 	e := &env{t: t, queue: queue, store: store, keys: keys}
 	e.worker = worker.New(worker.Config{Queue: queue, Store: store, Rules: rules, StopTimeout: 100 * time.Millisecond})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.worker.Run(wctx); close(done) }()
-	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules}
+	replayer := replay.New(wctx, store, rules, nil)
+	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules, Schemas: registry, Replay: replayer}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	e.srv = httptest.NewServer(api.New(cfg))
+	// Every request and answer is checked against the OpenAPI document.
+	e.srv = httptest.NewServer(newConformance(t, api.New(cfg), keys))
 	t.Cleanup(func() {
 		e.srv.Close()
 		cancel()
 		<-done
+		replayer.Wait()
 		queue.Close()
 		store.Close()
 	})

@@ -55,9 +55,9 @@ type keyLister interface {
 }
 
 // Keyring answers "whose key is this?" from a snapshot of the store's
-// working keys, refreshed in the background and at once after a change
-// made through this process. While the store is unreachable it keeps the
-// last good snapshot, so that a store outage never stops ingest.
+// working keys, refreshed periodically by its owner and at once after a
+// change made through this process. While the store is unreachable the
+// last good snapshot stays, so that a store outage never stops ingest.
 type Keyring struct {
 	store  keyLister
 	static map[string][]eye.Key // by prefix: keys given in the configuration
@@ -95,23 +95,6 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 	k.snapshot = snap
 	k.mu.Unlock()
 	return nil
-}
-
-// Run refreshes the snapshot every interval until ctx ends, keeping the
-// last good one when the store fails.
-func (k *Keyring) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := k.Refresh(ctx); err != nil && ctx.Err() == nil {
-				k.log.Warn("refresh keys; keeping the last good ones", "error", err)
-			}
-		}
-	}
 }
 
 // Lookup returns the key whose secret this is. The secret's hash is

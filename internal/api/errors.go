@@ -6,11 +6,16 @@ import (
 	"github.com/theeye/eye"
 )
 
-// listErrors answers GET /errors/: newest first.
-func (s *Server) listErrors(w http.ResponseWriter, r *http.Request) {
-	p := parseParams(r, "application", "code", "category", "name", "session", "received__gte", "received__lte", "limit", "cursor")
+// errorParams are the query parameters of a list of error records.
+func errorParams() []string {
+	return []string{"application", "status", "code", "category", "name", "session", "received__gte", "received__lte", "limit", "cursor"}
+}
+
+// errorFilter reads the filters of a list of error records.
+func errorFilter(p *params) eye.ErrorFilter {
 	f := eye.ErrorFilter{
 		ApplicationID: p.str("application"),
+		Status:        p.str("status"),
 		Code:          p.str("code"),
 		Category:      p.str("category"),
 		Name:          p.str("name"),
@@ -20,6 +25,18 @@ func (s *Server) listErrors(w http.ResponseWriter, r *http.Request) {
 		Limit:         p.limit(),
 		After:         p.cursor(cursorErrors, false),
 	}
+	switch f.Status {
+	case "", eye.StatusOpen, eye.StatusReplayed, eye.StatusDiscarded:
+	default:
+		p.fail("status", "The query parameter \"status\" must be open, replayed or discarded, not %q.", f.Status)
+	}
+	return f
+}
+
+// listErrors answers GET /errors/: newest first.
+func (s *Server) listErrors(w http.ResponseWriter, r *http.Request) {
+	p := parseParams(r, errorParams()...)
+	f := errorFilter(p)
 	if p.err != nil {
 		badParam(w, r, p.err.param, p.err.detail)
 		return

@@ -127,7 +127,7 @@ func (s *Server) putEvent(w http.ResponseWriter, r *http.Request) {
 		if len(reasons) > 0 {
 			return cur, nil, invalid(reasons)
 		}
-		return next, mutableMembers(), nil
+		return next, append(mutableMembers(), "schema_version"), nil
 	})
 	if err != nil {
 		s.fail(w, r, err)
@@ -182,6 +182,9 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request) {
 		next, reasons := s.cfg.Rules.Correct(cur, fields)
 		if len(reasons) > 0 {
 			return cur, nil, invalid(reasons)
+		}
+		if slices.ContainsFunc(named, func(m string) bool { return m == "category" || m == "name" || m == "data" }) {
+			named = append(named, "schema_version") // checked anew against its type's schema
 		}
 		return next, named, nil
 	})

@@ -22,6 +22,7 @@ type eventJSON struct {
 	SentAt        *string         `json:"sent_at"`
 	ReceivedAt    string          `json:"received_at"`
 	ClockOffsetUS *int64          `json:"clock_offset_us"`
+	SchemaVersion *int            `json:"schema_version"`
 }
 
 func eventToJSON(ev eye.Event) eventJSON {
@@ -40,6 +41,10 @@ func eventToJSON(ev eye.Event) eventJSON {
 	if !ev.SentAt.IsZero() {
 		us := ev.ClockOffset.Microseconds()
 		out.ClockOffsetUS = &us
+	}
+	if ev.SchemaVersion > 0 {
+		v := ev.SchemaVersion
+		out.SchemaVersion = &v
 	}
 	return out
 }
@@ -85,12 +90,15 @@ type errorJSON struct {
 	Message         string          `json:"message"`
 	Payload         json.RawMessage `json:"payload"`
 	PayloadEncoding string          `json:"payload_encoding"`
+	Status          string          `json:"status"`
+	ReplayedAs      *string         `json:"replayed_as"` // the id of the event it became
 }
 
 type reasonJSON struct {
 	Code    string `json:"code"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	Keyword string `json:"keyword,omitempty"` // the JSON Schema keyword of a schema_violation
 }
 
 func reasonsJSON(rs []eye.Reason) []reasonJSON {
@@ -112,6 +120,10 @@ func errorToJSON(rec eye.ErrorRecord) errorJSON {
 		SessionID:     optional(rec.SessionID),
 		Reasons:       reasonsJSON(rec.Reasons),
 		Message:       rec.Message(),
+		Status:        rec.Status,
+	}
+	if rec.Status == eye.StatusReplayed {
+		out.ReplayedAs = &rec.ID
 	}
 	switch {
 	case len(rec.Payload) > 0 && json.Valid(rec.Payload):

@@ -11,7 +11,7 @@ import (
 )
 
 const errorColumns = `e.pk, e.id, e.seq, e.received_at, e.event_id, e.application_id, e.category, e.name,
-	e.session_id, e.reasons, e.payload`
+	e.session_id, e.reasons, e.payload, e.status`
 
 func scanError(sc scanner) (eye.ErrorRecord, int64, error) {
 	var (
@@ -21,7 +21,7 @@ func scanError(sc scanner) (eye.ErrorRecord, int64, error) {
 		session                 sql.NullString
 		reasons                 []byte
 	)
-	err := sc.Scan(&pk, &rec.ID, &seq, &recv, &eventID, &rec.ApplicationID, &category, &name, &session, &reasons, &rec.Payload)
+	err := sc.Scan(&pk, &rec.ID, &seq, &recv, &eventID, &rec.ApplicationID, &category, &name, &session, &reasons, &rec.Payload, &rec.Status)
 	if err != nil {
 		return rec, 0, err
 	}
@@ -65,6 +65,9 @@ func (s *Store) Errors(ctx context.Context, f eye.ErrorFilter) (eye.Page[eye.Err
 	if f.ApplicationID != "" {
 		w.add("e.application_id = ?", f.ApplicationID)
 	}
+	if f.Status != "" {
+		w.add("e.status = ?", f.Status)
+	}
 	if f.Category != "" {
 		w.add("e.category = ?", f.Category)
 	}
@@ -106,4 +109,85 @@ func (s *Store) Errors(ctx context.Context, f eye.ErrorFilter) (eye.Page[eye.Err
 		return page, unavailable("list error records", err)
 	}
 	return page, nil
+}
+
+// UpdateErrorReasons replaces the reasons of an error record, as found by
+// a replay that failed again.
+func (s *Store) UpdateErrorReasons(ctx context.Context, id string, reasons []eye.Reason) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("begin update error", err)
+	}
+	defer tx.Rollback()
+	body, err := json.Marshal(reasonsJSON(reasons))
+	if err != nil {
+		return fmt.Errorf("encode reasons: %w", err)
+	}
+	var pk, received int64
+	err = tx.QueryRowContext(ctx, `UPDATE errors SET reasons = ? WHERE id = ? RETURNING pk, received_at`, string(body), id).Scan(&pk, &received)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eye.Errorf(eye.ENOTFOUND, "No error record has the id %q.", id)
+	} else if err != nil {
+		return unavailable("update error reasons", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM error_codes WHERE error_pk = ?`, pk); err != nil {
+		return unavailable("update error codes", err)
+	}
+	if err := insertCodes(ctx, tx, pk, received, reasons); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("commit update error", err)
+	}
+	return nil
+}
+
+// SetErrorStatus sets the status of an error record.
+func (s *Store) SetErrorStatus(ctx context.Context, id, status string) error {
+	r, err := s.w.ExecContext(ctx, `UPDATE errors SET status = ? WHERE id = ?`, status, id)
+	if err != nil {
+		return unavailable("set error status", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return eye.Errorf(eye.ENOTFOUND, "No error record has the id %q.", id)
+	}
+	return nil
+}
+
+// ReplayError stores ev, made from the error record with the same id, and
+// marks that record replayed, in one transaction. An event with that id
+// stored already (a second replay) is left alone.
+func (s *Store) ReplayError(ctx context.Context, ev eye.Event) (bool, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, unavailable("begin replay", err)
+	}
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `UPDATE errors SET status = ? WHERE id = ?`, eye.StatusReplayed, ev.ID)
+	if err != nil {
+		return false, unavailable("mark error replayed", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return false, eye.Errorf(eye.ENOTFOUND, "No error record has the id %q.", ev.ID)
+	}
+	r, err = tx.ExecContext(ctx, insertEvent, eventArgs(ev)...)
+	if err != nil {
+		return false, unavailable("insert replayed event", err)
+	}
+	inserted := false
+	if n, _ := r.RowsAffected(); n == 1 {
+		inserted = true
+		d := &sessionDelta{apps: map[string]int64{}}
+		d.add(ev)
+		if err := applyDelta(ctx, tx, ev.SessionID, d); err != nil {
+			return false, err
+		}
+		if err := countEventType(ctx, tx, ev, 1); err != nil {
+			return false, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, unavailable("commit replay", err)
+	}
+	return inserted, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const eventColumns = `pk, id, seq, event_id, application_id, session_id, category, name, data,
-	timestamp, sent_at, received_at, clock_offset`
+	timestamp, sent_at, received_at, clock_offset, schema_version`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -21,10 +21,11 @@ func scanEvent(sc scanner) (eye.Event, int64, error) {
 		pk, seq, ts, recv int64
 		eventID           sql.NullString
 		sentAt, offset    sql.NullInt64
+		schemaVersion     sql.NullInt64
 		data              []byte
 	)
 	err := sc.Scan(&pk, &ev.ID, &seq, &eventID, &ev.ApplicationID, &ev.SessionID, &ev.Category, &ev.Name, &data,
-		&ts, &sentAt, &recv, &offset)
+		&ts, &sentAt, &recv, &offset, &schemaVersion)
 	if err != nil {
 		return ev, 0, err
 	}
@@ -35,6 +36,7 @@ func scanEvent(sc scanner) (eye.Event, int64, error) {
 	ev.SentAt = fromNullMicros(sentAt)
 	ev.ReceivedAt = fromMicros(recv)
 	ev.ClockOffset = microsDuration(offset.Int64)
+	ev.SchemaVersion = int(schemaVersion.Int64)
 	return ev, pk, nil
 }
 
@@ -145,6 +147,8 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, change func(eye.Even
 			args = append(args, string(next.Data))
 		case "timestamp":
 			args = append(args, micros(next.Timestamp))
+		case "schema_version":
+			args = append(args, nullInt(next.SchemaVersion))
 		default:
 			return cur, fmt.Errorf("update event: %q is not a mutable column", f)
 		}
@@ -168,6 +172,14 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, change func(eye.Even
 		}
 	} else if !next.Timestamp.Equal(cur.Timestamp) {
 		if err := refreshSeen(ctx, tx, cur.SessionID); err != nil {
+			return cur, err
+		}
+	}
+	if next.Category != cur.Category || next.Name != cur.Name {
+		if err := countEventType(ctx, tx, cur, -1); err != nil {
+			return cur, err
+		}
+		if err := countEventType(ctx, tx, next, 1); err != nil {
 			return cur, err
 		}
 	}
@@ -198,14 +210,17 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 	}
 	defer tx.Rollback()
 	var ev eye.Event
-	err = tx.QueryRowContext(ctx, `DELETE FROM events WHERE id = ? RETURNING session_id, application_id`, id).
-		Scan(&ev.SessionID, &ev.ApplicationID)
+	err = tx.QueryRowContext(ctx, `DELETE FROM events WHERE id = ? RETURNING session_id, application_id, category, name`, id).
+		Scan(&ev.SessionID, &ev.ApplicationID, &ev.Category, &ev.Name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eye.Errorf(eye.ENOTFOUND, "No event has the id %q.", id)
 	} else if err != nil {
 		return unavailable("delete event", err)
 	}
 	if err := removeFromSession(ctx, tx, ev); err != nil {
+		return err
+	}
+	if err := countEventType(ctx, tx, ev, -1); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

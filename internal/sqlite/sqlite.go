@@ -199,6 +199,9 @@ func fromNullMicros(n sql.NullInt64) time.Time {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
+// nullInt is NULL for zero.
+func nullInt(n int) sql.NullInt64 { return sql.NullInt64{Int64: int64(n), Valid: n != 0} }
+
 // unavailable marks errors of the database itself (not of a query's
 // meaning) so that callers answer 503 and workers hold their batch.
 func unavailable(op string, err error) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/theeye/eye"
@@ -58,10 +59,9 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 	}
 
 	deltas := map[string]*sessionDelta{}
+	types := typeDeltas{}
 	if len(b.Events) > 0 {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO events
-			(id, seq, event_id, application_id, session_id, category, name, data, timestamp, sent_at, received_at, clock_offset)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		ins, err := tx.PrepareContext(ctx, insertEvent)
 		if err != nil {
 			return res, unavailable("prepare insert event", err)
 		}
@@ -75,12 +75,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 					continue
 				}
 			}
-			var offset sql.NullInt64
-			if !ev.SentAt.IsZero() {
-				offset = sql.NullInt64{Int64: ev.ClockOffset.Microseconds(), Valid: true}
-			}
-			r, err := ins.ExecContext(ctx, ev.ID, int64(ev.Seq), nullString(ev.EventID), ev.ApplicationID, ev.SessionID,
-				ev.Category, ev.Name, string(ev.Data), micros(ev.Timestamp), nullMicros(ev.SentAt), micros(ev.ReceivedAt), offset)
+			r, err := ins.ExecContext(ctx, eventArgs(ev)...)
 			if err != nil {
 				return res, unavailable("insert event", err)
 			}
@@ -95,6 +90,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 				deltas[ev.SessionID] = d
 			}
 			d.add(ev)
+			types.event(ev.Category, ev.Name, ev.ReceivedAt)
 		}
 	}
 	// In a stable order, so that concurrent writers of another store lock
@@ -120,15 +116,124 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 		}
 		if inserted {
 			res.Errors++
+			if e.Category != "" && e.Name != "" {
+				types.error(e.Category, e.Name, e.ReceivedAt)
+			}
 		} else {
 			res.Duplicates++
 		}
+	}
+	if err := types.apply(ctx, tx); err != nil {
+		return res, err
 	}
 
 	if err := tx.Commit(); err != nil {
 		return eye.WriteResult{}, unavailable("commit write", err)
 	}
 	return res, nil
+}
+
+// insertEvent inserts an event unless its id is stored already.
+const insertEvent = `INSERT INTO events
+	(id, seq, event_id, application_id, session_id, category, name, data, timestamp, sent_at, received_at, clock_offset, schema_version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+// eventArgs are the arguments of insertEvent.
+func eventArgs(ev eye.Event) []any {
+	var offset sql.NullInt64
+	if !ev.SentAt.IsZero() {
+		offset = sql.NullInt64{Int64: ev.ClockOffset.Microseconds(), Valid: true}
+	}
+	return []any{ev.ID, int64(ev.Seq), nullString(ev.EventID), ev.ApplicationID, ev.SessionID,
+		ev.Category, ev.Name, string(ev.Data), micros(ev.Timestamp), nullMicros(ev.SentAt), micros(ev.ReceivedAt), offset,
+		nullInt(ev.SchemaVersion)}
+}
+
+// typeDelta names an event type.
+type typeDelta struct{ category, name string }
+
+// typeCounts is what a transaction adds to an event type's counters.
+type typeCounts struct {
+	events, errors int64
+	first, last    time.Time
+}
+
+func (c *typeCounts) seen(t time.Time) {
+	if c.first.IsZero() || t.Before(c.first) {
+		c.first = t
+	}
+	if t.After(c.last) {
+		c.last = t
+	}
+}
+
+func (c *typeCounts) addEvent(received time.Time) { c.events++; c.seen(received) }
+
+// typeDeltas gathers a batch's counts per event type.
+type typeDeltas map[typeDelta]*typeCounts
+
+func (d typeDeltas) get(category, name string) *typeCounts {
+	k := typeDelta{category, name}
+	if d[k] == nil {
+		d[k] = &typeCounts{}
+	}
+	return d[k]
+}
+
+func (d typeDeltas) event(category, name string, received time.Time) {
+	d.get(category, name).addEvent(received)
+}
+
+func (d typeDeltas) error(category, name string, received time.Time) {
+	c := d.get(category, name)
+	c.errors++
+	c.seen(received)
+}
+
+func (d typeDeltas) apply(ctx context.Context, tx *sql.Tx) error {
+	keys := slices.SortedFunc(maps.Keys(d), func(a, b typeDelta) int {
+		return strings.Compare(a.category+"\x00"+a.name, b.category+"\x00"+b.name)
+	})
+	for _, k := range keys {
+		if err := countTypes(ctx, tx, k, d[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countEventType counts one event of ev's type in (n = 1) or out (n = -1).
+func countEventType(ctx context.Context, tx *sql.Tx, ev eye.Event, n int64) error {
+	c := &typeCounts{events: n}
+	if n > 0 {
+		c.seen(ev.ReceivedAt)
+	}
+	return countTypes(ctx, tx, typeDelta{ev.Category, ev.Name}, c)
+}
+
+// countTypes adds c (whose counts may be negative) to an event type's
+// counters, creating the type when it is new.
+func countTypes(ctx context.Context, tx *sql.Tx, k typeDelta, c *typeCounts) error {
+	if c.events < 0 || c.errors < 0 {
+		_, err := tx.ExecContext(ctx, `UPDATE event_types SET events = events + ?, errors = errors + ?
+			WHERE category = ? AND name = ?`, c.events, c.errors, k.category, k.name)
+		if err != nil {
+			return unavailable("update event type", err)
+		}
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO event_types (category, name, events, errors, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (category, name) DO UPDATE SET
+			events = events + excluded.events,
+			errors = errors + excluded.errors,
+			first_seen = min(first_seen, excluded.first_seen),
+			last_seen = max(last_seen, excluded.last_seen)`,
+		k.category, k.name, c.events, c.errors, micros(c.first), micros(c.last))
+	if err != nil {
+		return unavailable("count event type", err)
+	}
+	return nil
 }
 
 // applyDelta adds a batch's inserted events to a session's counters, in
@@ -185,29 +290,41 @@ func insertError(ctx context.Context, tx *sql.Tx, e eye.ErrorRecord) (bool, erro
 		return false, fmt.Errorf("encode reasons: %w", err)
 	}
 	var pk int64
+	status := e.Status
+	if status == "" {
+		status = eye.StatusOpen
+	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO errors
-		(id, seq, received_at, event_id, application_id, category, name, session_id, reasons, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING pk`,
+		(id, seq, received_at, event_id, application_id, category, name, session_id, reasons, payload, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING pk`,
 		e.ID, int64(e.Seq), micros(e.ReceivedAt), nullString(e.EventID), e.ApplicationID,
-		nullString(e.Category), nullString(e.Name), nullString(e.SessionID), string(reasons), payloadBytes(e.Payload),
+		nullString(e.Category), nullString(e.Name), nullString(e.SessionID), string(reasons), payloadBytes(e.Payload), status,
 	).Scan(&pk)
 	if err == sql.ErrNoRows {
 		return false, nil
 	} else if err != nil {
 		return false, unavailable("insert error record", err)
 	}
+	if err := insertCodes(ctx, tx, pk, micros(e.ReceivedAt), e.Reasons); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// insertCodes indexes an error record by each distinct code of its reasons.
+func insertCodes(ctx context.Context, tx *sql.Tx, pk, received int64, reasons []eye.Reason) error {
 	seen := map[string]bool{}
-	for _, r := range e.Reasons {
+	for _, r := range reasons {
 		if seen[r.Code] {
 			continue
 		}
 		seen[r.Code] = true
 		if _, err := tx.ExecContext(ctx, `INSERT INTO error_codes (code, received_at, error_pk) VALUES (?, ?, ?)`,
-			r.Code, micros(e.ReceivedAt), pk); err != nil {
-			return false, unavailable("insert error code", err)
+			r.Code, received, pk); err != nil {
+			return unavailable("insert error code", err)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // payloadBytes never returns nil: the column is NOT NULL, and an empty
@@ -234,6 +351,7 @@ type reasonJSON struct {
 	Code    string `json:"code"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	Keyword string `json:"keyword,omitempty"`
 }
 
 func reasonsJSON(rs []eye.Reason) []reasonJSON {

@@ -38,6 +38,10 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"Applications", testApplications},
 		{"ApplicationFilters", testApplicationFilters},
 		{"Users", testUsers},
+		{"Schemas", testSchemas},
+		{"EventTypes", testEventTypes},
+		{"Replay", testReplay},
+		{"Jobs", testJobs},
 		{"NotFound", testNotFound},
 	}
 	for _, tt := range tests {
@@ -740,5 +744,236 @@ func testUsers(t *testing.T, s eye.Store) {
 	u.ID = eye.NewID()
 	if err := s.CreateUser(ctx, u); eye.ErrorCode(err) != eye.ECONFLICT {
 		t.Errorf("same name again: %v, want conflict", err)
+	}
+}
+
+func testSchemas(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	cat, name := "page interaction "+eye.NewID(), "pageview"
+	if _, err := s.Schema(ctx, cat, name, 0); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("Schema(none) = %v", err)
+	}
+	v1, err := s.PutSchema(ctx, eye.Schema{Category: cat, Name: name, Body: []byte(`{"type":"object"}`), CreatedAt: at(0)})
+	if err != nil || v1.Version != 1 || !v1.Active {
+		t.Fatalf("PutSchema = %+v, %v", v1, err)
+	}
+	v2, _ := s.PutSchema(ctx, eye.Schema{Category: cat, Name: name, Body: []byte(`{"required":["host"]}`), CreatedAt: at(1)})
+	if v2.Version != 2 {
+		t.Errorf("second version %d", v2.Version)
+	}
+	latest, err := s.Schema(ctx, cat, name, 0)
+	if err != nil || latest.Version != 2 || string(latest.Body) != `{"required":["host"]}` || !latest.Active {
+		t.Errorf("latest = %+v, %v", latest, err)
+	}
+	first, err := s.Schema(ctx, cat, name, 1)
+	if err != nil || string(first.Body) != `{"type":"object"}` || first.Active {
+		t.Errorf("version 1 = %+v, %v", first, err)
+	}
+	if _, err := s.Schema(ctx, cat, name, 3); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("Schema(v3) = %v", err)
+	}
+	versions, _ := s.SchemaVersions(ctx, cat, name)
+	if len(versions) != 2 || versions[0].Version != 1 || versions[1].Version != 2 || versions[0].Body != nil {
+		t.Errorf("versions %+v", versions)
+	}
+	active := func() int {
+		list, err := s.ActiveSchemas(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range list {
+			if sc.Category == cat && sc.Name == name {
+				return sc.Version
+			}
+		}
+		return 0
+	}
+	if v := active(); v != 2 {
+		t.Errorf("active version %d", v)
+	}
+	if err := s.DeleteSchema(ctx, cat, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSchema(ctx, cat, name); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("second delete = %v", err)
+	}
+	if v := active(); v != 0 {
+		t.Errorf("deleted schema still active: %d", v)
+	}
+	all, _ := s.Schemas(ctx)
+	if i := slices.IndexFunc(all, func(sc eye.Schema) bool { return sc.Category == cat }); i < 0 || all[i].Active || all[i].Version != 2 {
+		t.Errorf("Schemas after delete: %+v", all)
+	}
+	v3, _ := s.PutSchema(ctx, eye.Schema{Category: cat, Name: name, Body: []byte(`{}`), CreatedAt: at(2)})
+	if v3.Version != 3 || active() != 3 {
+		t.Errorf("a new version after delete: %+v, active %d", v3, active())
+	}
+}
+
+func findType(t *testing.T, s eye.Store, category, name string) eye.EventType {
+	t.Helper()
+	types, err := s.EventTypes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, et := range types {
+		if et.Category == category && et.Name == name {
+			return et
+		}
+	}
+	return eye.EventType{}
+}
+
+func testEventTypes(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	cat := "types " + eye.NewID()
+	sess := newSession()
+	a, b := g.event(sess, 0), g.event(sess, 5)
+	a.Category, b.Category = cat, cat
+	rec := g.errorRecord(sess, eye.CodeEmptyData, 9)
+	rec.Category = cat
+	write(t, s, eye.Batch{Events: []eye.Event{a, b}, Errors: []eye.ErrorRecord{rec}})
+	write(t, s, events(a)) // a duplicate counts nothing
+	et := findType(t, s, cat, "pageview")
+	if et.Events != 2 || et.Errors != 1 || !et.FirstSeen.Equal(at(1)) || !et.LastSeen.Equal(at(9)) || et.SchemaVersion != 0 {
+		t.Errorf("event type %+v", et)
+	}
+	// A correction moves the count; a deletion takes it away.
+	if _, err := s.UpdateEvent(ctx, a.ID, func(cur eye.Event) (eye.Event, []string, error) {
+		cur.Name = "renamed"
+		return cur, []string{"name"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteEvent(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if et := findType(t, s, cat, "pageview"); et.Events != 0 || et.Errors != 1 {
+		t.Errorf("after rename and delete: %+v", et)
+	}
+	if et := findType(t, s, cat, "renamed"); et.Events != 1 {
+		t.Errorf("renamed type: %+v", et)
+	}
+	// A type with a schema shows its version, seen or not.
+	s.PutSchema(ctx, eye.Schema{Category: cat, Name: "pageview", Body: []byte(`{}`), CreatedAt: at(0)})
+	s.PutSchema(ctx, eye.Schema{Category: cat, Name: "planned", Body: []byte(`{}`), CreatedAt: at(0)})
+	if et := findType(t, s, cat, "pageview"); et.SchemaVersion != 1 {
+		t.Errorf("schema version of a seen type: %+v", et)
+	}
+	if et := findType(t, s, cat, "planned"); et.SchemaVersion != 1 || et.Events != 0 || !et.FirstSeen.IsZero() {
+		t.Errorf("a planned type never seen: %+v", et)
+	}
+}
+
+func testReplay(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	sess := newSession()
+	rec := g.errorRecord(sess, eye.CodeSchemaViolation, 3)
+	other := g.errorRecord(sess, eye.CodeEmptyData, 4)
+	write(t, s, eye.Batch{Errors: []eye.ErrorRecord{rec, other}})
+	got, _ := s.ErrorRecord(ctx, rec.ID)
+	if got.Status != eye.StatusOpen {
+		t.Errorf("status %q, want open", got.Status)
+	}
+
+	ev := g.event(sess, 2)
+	ev.ID, ev.ReceivedAt, ev.SchemaVersion = rec.ID, rec.ReceivedAt, 4
+	inserted, err := s.ReplayError(ctx, ev)
+	if err != nil || !inserted {
+		t.Fatalf("ReplayError = %v, %v", inserted, err)
+	}
+	if inserted, err := s.ReplayError(ctx, ev); err != nil || inserted {
+		t.Errorf("second replay = %v, %v; want nothing inserted", inserted, err)
+	}
+	stored, err := s.Event(ctx, rec.ID)
+	if err != nil || stored.SchemaVersion != 4 {
+		t.Errorf("replayed event %+v, %v", stored, err)
+	}
+	checkSession(t, s, sess, 1, at(2), at(2), "default")
+	if got, _ := s.ErrorRecord(ctx, rec.ID); got.Status != eye.StatusReplayed {
+		t.Errorf("status after replay %q", got.Status)
+	}
+	missing := g.event(sess, 2)
+	if _, err := s.ReplayError(ctx, missing); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("replay of no error record = %v", err)
+	}
+
+	// Still invalid: new reasons, and the code filter follows them.
+	newReasons := []eye.Reason{{Code: eye.CodeFutureTimestamp, Field: "timestamp", Message: "late"},
+		{Code: eye.CodeSchemaViolation, Field: "/host", Message: "missing", Keyword: "required"}}
+	if err := s.UpdateErrorReasons(ctx, other.ID, newReasons); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.ErrorRecord(ctx, other.ID)
+	if !slices.Equal(got.Reasons, newReasons) {
+		t.Errorf("reasons %+v", got.Reasons)
+	}
+	codes := func(code string) []string {
+		page, err := s.Errors(ctx, eye.ErrorFilter{Code: code, SessionID: sess, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range page.Items {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	if got := codes(eye.CodeEmptyData); len(got) != 0 {
+		t.Errorf("old code still indexed: %v", got)
+	}
+	if got := codes(eye.CodeFutureTimestamp); !slices.Equal(got, []string{other.ID}) {
+		t.Errorf("new code: %v", got)
+	}
+
+	if err := s.SetErrorStatus(ctx, other.ID, eye.StatusDiscarded); err != nil {
+		t.Fatal(err)
+	}
+	for status, want := range map[string][]string{eye.StatusOpen: nil, eye.StatusDiscarded: {other.ID}, eye.StatusReplayed: {rec.ID}} {
+		page, _ := s.Errors(ctx, eye.ErrorFilter{Status: status, SessionID: sess, Limit: 10})
+		var got []string
+		for _, r := range page.Items {
+			got = append(got, r.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("status %s: %v, want %v", status, got, want)
+		}
+	}
+	if err := s.SetErrorStatus(ctx, eye.NewID(), eye.StatusDiscarded); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("SetErrorStatus(unknown) = %v", err)
+	}
+}
+
+func testJobs(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	j := eye.Job{ID: eye.NewID(), Kind: "replay", Status: eye.JobRunning, CreatedAt: at(0), UpdatedAt: at(0),
+		Filter: eye.ErrorFilter{Status: eye.StatusOpen, Code: eye.CodeSchemaViolation, Category: "c", From: at(1)}}
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Job(ctx, j.ID)
+	if err != nil || got.Filter != j.Filter || got.Cursor != nil || got.Status != eye.JobRunning {
+		t.Errorf("Job = %+v, %v", got, err)
+	}
+	j.Cursor = &eye.Position{Time: at(5), Row: 42}
+	j.Replayed, j.StillInvalid, j.UpdatedAt = 10, 3, at(6)
+	if err := s.UpdateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	running, _ := s.RunningJobs(ctx)
+	if i := slices.IndexFunc(running, func(x eye.Job) bool { return x.ID == j.ID }); i < 0 ||
+		running[i].Replayed != 10 || running[i].StillInvalid != 3 || !running[i].Cursor.Time.Equal(at(5)) || running[i].Cursor.Row != 42 {
+		t.Errorf("RunningJobs = %+v", running)
+	}
+	j.Status = eye.JobDone
+	s.UpdateJob(ctx, j)
+	running, _ = s.RunningJobs(ctx)
+	if slices.ContainsFunc(running, func(x eye.Job) bool { return x.ID == j.ID }) {
+		t.Error("a done job is still running")
+	}
+	if _, err := s.Job(ctx, eye.NewID()); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("Job(unknown) = %v", err)
 	}
 }

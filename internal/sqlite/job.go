@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/theeye/eye"
+)
+
+// jobFilter and jobCursor are the stored JSON of a job's filter and
+// position.
+type jobFilter struct {
+	ApplicationID string `json:"application,omitempty"`
+	Status        string `json:"status,omitempty"`
+	Code          string `json:"code,omitempty"`
+	Category      string `json:"category,omitempty"`
+	Name          string `json:"name,omitempty"`
+	SessionID     string `json:"session,omitempty"`
+	From          int64  `json:"from,omitempty"`
+	To            int64  `json:"to,omitempty"`
+}
+
+type jobCursor struct {
+	Time int64 `json:"time"`
+	Row  int64 `json:"row"`
+}
+
+func encodeJob(j eye.Job) (filter string, cursor sql.NullString, err error) {
+	f := jobFilter{ApplicationID: j.Filter.ApplicationID, Status: j.Filter.Status, Code: j.Filter.Code,
+		Category: j.Filter.Category, Name: j.Filter.Name, SessionID: j.Filter.SessionID}
+	if !j.Filter.From.IsZero() {
+		f.From = micros(j.Filter.From)
+	}
+	if !j.Filter.To.IsZero() {
+		f.To = micros(j.Filter.To)
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return "", cursor, fmt.Errorf("encode job filter: %w", err)
+	}
+	if j.Cursor != nil {
+		c, err := json.Marshal(jobCursor{Time: micros(j.Cursor.Time), Row: j.Cursor.Row})
+		if err != nil {
+			return "", cursor, fmt.Errorf("encode job cursor: %w", err)
+		}
+		cursor = sql.NullString{String: string(c), Valid: true}
+	}
+	return string(b), cursor, nil
+}
+
+// CreateJob stores a new job.
+func (s *Store) CreateJob(ctx context.Context, j eye.Job) error {
+	filter, cursor, err := encodeJob(j)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO jobs (id, kind, filter, status, replayed, still_invalid, error, cursor, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.Kind, filter, j.Status, j.Replayed, j.StillInvalid, j.Error, cursor, micros(j.CreatedAt), micros(j.UpdatedAt))
+	if err != nil {
+		return unavailable("create job", err)
+	}
+	return nil
+}
+
+// UpdateJob stores a job's progress.
+func (s *Store) UpdateJob(ctx context.Context, j eye.Job) error {
+	_, cursor, err := encodeJob(j)
+	if err != nil {
+		return err
+	}
+	r, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, replayed = ?, still_invalid = ?, error = ?, cursor = ?, updated_at = ?
+		WHERE id = ?`, j.Status, j.Replayed, j.StillInvalid, j.Error, cursor, micros(j.UpdatedAt), j.ID)
+	if err != nil {
+		return unavailable("update job", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return eye.Errorf(eye.ENOTFOUND, "No job has the id %q.", j.ID)
+	}
+	return nil
+}
+
+const jobColumns = `id, kind, filter, status, replayed, still_invalid, error, cursor, created_at, updated_at`
+
+func scanJob(sc scanner) (eye.Job, error) {
+	var (
+		j                eye.Job
+		filter           string
+		cursor           sql.NullString
+		created, updated int64
+	)
+	if err := sc.Scan(&j.ID, &j.Kind, &filter, &j.Status, &j.Replayed, &j.StillInvalid, &j.Error, &cursor, &created, &updated); err != nil {
+		return j, err
+	}
+	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var f jobFilter
+	if err := json.Unmarshal([]byte(filter), &f); err != nil {
+		return j, fmt.Errorf("decode job filter: %w", err)
+	}
+	j.Filter = eye.ErrorFilter{ApplicationID: f.ApplicationID, Status: f.Status, Code: f.Code, Category: f.Category,
+		Name: f.Name, SessionID: f.SessionID}
+	if f.From != 0 {
+		j.Filter.From = fromMicros(f.From)
+	}
+	if f.To != 0 {
+		j.Filter.To = fromMicros(f.To)
+	}
+	if cursor.Valid {
+		var c jobCursor
+		if err := json.Unmarshal([]byte(cursor.String), &c); err != nil {
+			return j, fmt.Errorf("decode job cursor: %w", err)
+		}
+		j.Cursor = &eye.Position{Time: fromMicros(c.Time), Row: c.Row}
+	}
+	return j, nil
+}
+
+// Job returns the job with the id.
+func (s *Store) Job(ctx context.Context, id string) (eye.Job, error) {
+	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, eye.Errorf(eye.ENOTFOUND, "No job has the id %q.", id)
+	} else if err != nil {
+		return j, unavailable("get job", err)
+	}
+	return j, nil
+}
+
+// RunningJobs returns the jobs still running, oldest first.
+func (s *Store) RunningJobs(ctx context.Context) ([]eye.Job, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE status = ? ORDER BY created_at`, eye.JobRunning)
+	if err != nil {
+		return nil, unavailable("list jobs", err)
+	}
+	defer rows.Close()
+	var out []eye.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, unavailable("scan job", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list jobs", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+package eye
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Schema is one version of the JSON Schema of an event type's data.
+type Schema struct {
+	Category  string
+	Name      string
+	Version   int // 1, 2, …
+	Body      json.RawMessage
+	CreatedAt time.Time
+	Active    bool // false once the type's schema is deleted (only the latest version can be active)
+}
+
+// EventType is a (category, name) pair: what applications send, against
+// what the tracking plan says.
+type EventType struct {
+	Category      string
+	Name          string
+	Events        int64     // stored events of the type
+	Errors        int64     // error records of the type, whatever their status
+	FirstSeen     time.Time // the first arrival of one of its events or error records
+	LastSeen      time.Time // the last arrival
+	SchemaVersion int       // the active schema's version; 0 when the type has none
+}
+
+// SchemaChecker checks an event's data against the active schema of its
+// type. It returns the version of that schema (0 when the type has none)
+// and one reason per violation.
+type SchemaChecker interface {
+	Check(category, name string, data json.RawMessage) (version int, reasons []Reason)
+}
+
+// Statuses of error records.
+const (
+	StatusOpen      = "open"      // as it arrived, or still invalid after a replay
+	StatusReplayed  = "replayed"  // stored as an event since
+	StatusDiscarded = "discarded" // put aside on purpose
+)
+
+// Job is a background task: a bulk replay of error records.
+type Job struct {
+	ID           string
+	Kind         string // "replay"
+	Filter       ErrorFilter
+	Status       string // running, done, failed
+	Replayed     int64
+	StillInvalid int64
+	Error        string    // why it failed
+	Cursor       *Position // where it is in the list of errors to replay
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Job statuses.
+const (
+	JobRunning = "running"
+	JobDone    = "done"
+	JobFailed  = "failed"
+)
