@@ -95,8 +95,8 @@ func (s *Server) Stats() *Stats { return &s.stats }
 // slash: requests are normalized to that form before routing.
 func (s *Server) routes() {
 	// Public: no key needed.
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.public("GET /healthz", s.healthz)
+	s.public("GET /readyz", s.readyz)
 	s.docsRoutes() // GET /openapi.json, /openapi.yaml, /docs/
 
 	// Ingest.
