@@ -112,7 +112,9 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	a.wg.Go(func() {
 		refresh(bg, keyRefresh, log, map[string]func(context.Context) error{"keys": keys.Refresh, "schemas": registry.Refresh})
 	})
-	a.wg.Go(func() { _ = a.worker.Run(bg) })
+	for range c.Workers {
+		a.wg.Go(func() { _ = a.worker.Run(bg) })
+	}
 	go func() {
 		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)

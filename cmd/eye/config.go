@@ -23,6 +23,7 @@ type config struct {
 	FutureTolerance time.Duration
 	QueueMaxBytes   int64
 	BatchSize       int
+	Workers         int
 	ShutdownTimeout time.Duration
 	SchemasDir      string
 	UnknownTypes    string
@@ -40,6 +41,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FutureTolerance, "future-tolerance", 60*time.Second, "how far past its arrival an event's timestamp may be")
 	fs.Int64Var(&c.QueueMaxBytes, "queue-max-bytes", 1<<30, "the queue's size limit in bytes; when full, ingest answers 503")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "messages a worker stores per transaction at most")
+	fs.IntVar(&c.Workers, "workers", 1, "workers in this process (0: none, the queue keeps what ingest accepts)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
 	fs.StringVar(&c.SchemasDir, "schemas-dir", "", "a folder of JSON Schemas, DIR/<category>/<name>.json, loaded at start")
 	fs.StringVar(&c.UnknownTypes, "unknown-event-types", "accept", "accept or reject events of a type without a schema")
@@ -120,6 +122,9 @@ func (c *config) check() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		errs = append(errs, errors.New("batch-size must be from 1 to 10000"))
+	}
+	if c.Workers < 0 || c.Workers > 64 {
+		errs = append(errs, errors.New("workers must be from 0 to 64"))
 	}
 	if c.QueueMaxBytes < 1<<20 {
 		errs = append(errs, errors.New("queue-max-bytes must be at least 1 MiB"))
