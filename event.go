@@ -110,18 +110,18 @@ type WriteResult struct {
 
 // NewErrorRecord makes the error record of a message that could not be
 // stored as an event, from what could be read of it.
-func NewErrorRecord(d Delivery, ev Event, reasons []Reason) ErrorRecord {
+func NewErrorRecord(m Message, ev Event, reasons []Reason) ErrorRecord {
 	return ErrorRecord{
-		ID:            d.ID,
-		ReceivedAt:    d.ReceivedAt,
+		ID:            m.ID,
+		ReceivedAt:    m.ReceivedAt,
 		EventID:       clip(ev.EventID),
-		ApplicationID: d.ApplicationID,
+		ApplicationID: m.ApplicationID,
 		Category:      clip(ev.Category),
 		Name:          clip(ev.Name),
 		SessionID:     clip(ev.SessionID),
 		Reasons:       reasons,
-		Payload:       d.Payload,
-		Seq:           d.Seq,
+		Payload:       m.Payload,
+		Seq:           m.Seq,
 		Status:        StatusOpen,
 	}
 }

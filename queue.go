@@ -24,13 +24,14 @@ type Message struct {
 	ReceivedAt    time.Time
 	Payload       []byte // the bytes received, untouched
 	Detail        string // for KindMalformed: why the body was refused
+	Seq           uint64 // set by the queue on delivery: the arrival sequence, unique and increasing
 }
 
-// Delivery is a queued message handed to a worker. The worker acknowledges
-// it only once what it records is committed to the store.
+// Delivery is what a worker receives from the queue at once: one message,
+// or the messages of a batch published together. The worker acknowledges
+// it only once all it records is committed to the store.
 type Delivery struct {
-	Message
-	Seq uint64 // the queue's sequence number: the arrival sequence
+	Messages []Message
 	Acker
 }
 
@@ -47,7 +48,8 @@ type Acker interface {
 type Queue interface {
 	// Publish persists msgs and returns once the queue has acknowledged
 	// every one of them, with how many it recognized as duplicates of
-	// messages it holds already. An error means some may not be persisted:
+	// messages it holds already. Messages published together may be
+	// delivered together. An error means some may not be persisted:
 	// EUNAVAILABLE when the queue is down or full.
 	Publish(ctx context.Context, msgs ...Message) (duplicates int, err error)
 	// Receive blocks until at least one message is available or ctx ends,

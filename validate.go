@@ -104,15 +104,12 @@ func (r Rules) readMutable(fields map[string]json.RawMessage, ev *Event) []Reaso
 		add(&Reason{Code: CodeMissingField, Field: "data", Message: "data is missing"})
 	} else if raw[0] != '{' {
 		add(&Reason{Code: CodeDataNotObject, Field: "data", Message: "data must be a JSON object, not " + jsonType(raw)})
+	} else if data, err := compact(raw); err != nil {
+		add(&Reason{Code: CodeDataNotObject, Field: "data", Message: "data is not valid JSON"})
+	} else if len(data) == 2 {
+		add(&Reason{Code: CodeEmptyData, Field: "data", Message: "data is an empty object"})
 	} else {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
-			add(&Reason{Code: CodeDataNotObject, Field: "data", Message: "data is not valid JSON"})
-		} else if buf.Len() == 2 {
-			add(&Reason{Code: CodeEmptyData, Field: "data", Message: "data is an empty object"})
-		} else {
-			ev.Data = buf.Bytes()
-		}
+		ev.Data = data
 	}
 
 	// The schema is checked when its type and data could be read, so that
@@ -157,6 +154,20 @@ func (r Rules) checkSchema(ev *Event) []Reason {
 		ev.SchemaVersion = version
 	}
 	return reasons
+}
+
+// compact returns valid JSON without insignificant white space: raw
+// itself when it has none (the usual case: no copy), a compacted copy
+// otherwise.
+func compact(raw []byte) ([]byte, error) {
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		return raw, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // readSessionID reads the session id from "session_id", or from
@@ -231,26 +242,6 @@ func readTime(raw json.RawMessage, field string) (time.Time, *Reason) {
 		return time.Time{}, &Reason{Code: CodeInvalidTimestamp, Field: field, Message: fmt.Sprintf("%s %q is %v", field, clip(s), err)}
 	}
 	return t, nil
-}
-
-// DecodeObject decodes a JSON object into its members, keeping each value's
-// bytes as they were sent.
-func DecodeObject(b []byte) (map[string]json.RawMessage, error) {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 {
-		return nil, fmt.Errorf("the body is empty")
-	}
-	if b[0] != '{' {
-		if !json.Valid(b) {
-			return nil, fmt.Errorf("the body is not valid JSON")
-		}
-		return nil, fmt.Errorf("the body must be a JSON object, not %s", jsonType(b))
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("the body is not valid JSON: %w", err)
-	}
-	return m, nil
 }
 
 // present returns a member's value unless it is absent or null.

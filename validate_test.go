@@ -175,8 +175,8 @@ func TestParseEventReasons(t *testing.T) {
 func TestErrorRecordKeepsWhatItCould(t *testing.T) {
 	payload := `{"session_id": "` + session + `", "category": "c", "name": "n", "event_id": "k", "data": {}, "timestamp": "2021-01-01 09:15:27"}`
 	ev, reasons := parse(payload)
-	d := eye.Delivery{Message: eye.Message{ID: "id", ApplicationID: "app", ReceivedAt: received, Payload: []byte(payload)}, Seq: 9}
-	rec := eye.NewErrorRecord(d, ev, reasons)
+	m := eye.Message{ID: "id", ApplicationID: "app", ReceivedAt: received, Payload: []byte(payload), Seq: 9}
+	rec := eye.NewErrorRecord(m, ev, reasons)
 	if rec.SessionID != session || rec.Category != "c" || rec.Name != "n" || rec.EventID != "k" ||
 		string(rec.Payload) != payload || rec.Seq != 9 || rec.Message() != "data is an empty object" {
 		t.Errorf("error record %+v (message %q)", rec, rec.Message())

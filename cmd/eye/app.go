@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,6 +38,7 @@ type app struct {
 	worker   *worker.Worker
 	replay   *replay.Replayer
 	http     *http.Server
+	debug    *http.Server // the profiler, when asked for
 	listener net.Listener
 
 	cancel context.CancelFunc // stops the background work
@@ -120,8 +122,31 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 			log.Error("http server", "error", err)
 		}
 	}()
+	if c.DebugAddr != "" {
+		if err := a.serveDebug(c.DebugAddr); err != nil {
+			return nil, err
+		}
+	}
 	log.Info("listening", "addr", a.listener.Addr().String())
 	return a, nil
+}
+
+// serveDebug serves Go's profiler on its own address, apart from the API.
+func (a *app) serveDebug(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	a.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = a.debug.Serve(ln) }()
+	a.log.Info("profiler listening", "addr", ln.Addr().String())
+	return nil
 }
 
 // addr is the address the service listens on.
@@ -137,6 +162,9 @@ func (a *app) stop() error {
 	var errs []error
 	if err := a.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if a.debug != nil {
+		a.debug.Close()
 	}
 	a.close()
 	a.log.Info("stopped", "events_accepted", a.api.Stats().Accepted.Load(), "events_stored", a.worker.Stats().Stored.Load())

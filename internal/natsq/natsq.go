@@ -187,32 +187,62 @@ func (q *Queue) setup(ctx context.Context) error {
 }
 
 // Publish persists msgs and waits for the queue's acknowledgement of each.
-// The message id doubles as JetStream's deduplication id.
+// One message travels alone, its id doubling as JetStream's deduplication
+// id. Several (the elements of a batch) travel framed together in as few
+// queue messages as the server's size limit allows: one acknowledgement
+// for many events; the store's unique keys deduplicate each of them.
 func (q *Queue) Publish(ctx context.Context, msgs ...eye.Message) (int, error) {
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		h := nats.Header{}
-		h.Set(hdrKind, string(m.Kind))
+	type pending struct {
+		future jetstream.PubAckFuture
+		count  int
+	}
+	var sent []pending
+	publish := func(nm *nats.Msg, id string, count int) error {
+		f, err := q.js.PublishMsgAsync(nm, jetstream.WithMsgID(id))
+		if err != nil {
+			return refused(err)
+		}
+		sent = append(sent, pending{f, count})
+		return nil
+	}
+	if len(msgs) == 1 {
+		m := msgs[0]
+		h := header(m, string(m.Kind))
 		h.Set(hdrID, m.ID)
-		h.Set(hdrApp, m.ApplicationID)
-		h.Set(hdrReceived, strconv.FormatInt(m.ReceivedAt.UnixMicro(), 10))
 		if m.Detail != "" {
 			h.Set(hdrDetail, m.Detail)
 		}
-		f, err := q.js.PublishMsgAsync(&nats.Msg{Subject: Subject, Header: h, Data: m.Payload}, jetstream.WithMsgID(m.ID))
-		if err != nil {
-			return 0, refused(err)
+		if err := publish(&nats.Msg{Subject: Subject, Header: h, Data: m.Payload}, m.ID, 1); err != nil {
+			return 0, err
 		}
-		futures = append(futures, f)
+	} else {
+		limit := int(q.nc.MaxPayload()) - 8<<10
+		for start := 0; start < len(msgs); {
+			end, size := start, 0
+			for end < len(msgs) && end-start < maxPerFrame && sameOrigin(msgs[start], msgs[end]) &&
+				(end == start || size+frameSize(msgs[end]) <= limit) {
+				size += frameSize(msgs[end])
+				end++
+			}
+			body := make([]byte, 0, size)
+			for _, m := range msgs[start:end] {
+				body = appendFrame(body, m)
+			}
+			nm := &nats.Msg{Subject: Subject, Header: header(msgs[start], kindBatch), Data: body}
+			if err := publish(nm, chunkID(msgs[start:end]), end-start); err != nil {
+				return 0, err
+			}
+			start = end
+		}
 	}
 	dups := 0
-	for _, f := range futures {
+	for _, p := range sent {
 		select {
-		case ack := <-f.Ok():
+		case ack := <-p.future.Ok():
 			if ack.Duplicate {
-				dups++
+				dups += p.count
 			}
-		case err := <-f.Err():
+		case err := <-p.future.Err():
 			return dups, refused(err)
 		case <-ctx.Done():
 			return dups, fmt.Errorf("publish: %w", ctx.Err())
@@ -221,12 +251,30 @@ func (q *Queue) Publish(ctx context.Context, msgs ...eye.Message) (int, error) {
 	return dups, nil
 }
 
+// header starts the headers of a queue message.
+func header(m eye.Message, kind string) nats.Header {
+	h := nats.Header{}
+	h.Set(hdrKind, kind)
+	h.Set(hdrApp, m.ApplicationID)
+	h.Set(hdrReceived, strconv.FormatInt(m.ReceivedAt.UnixMicro(), 10))
+	return h
+}
+
+// sameOrigin reports whether two messages can share a queue message: same
+// application and arrival time.
+func sameOrigin(a, b eye.Message) bool {
+	return a.ApplicationID == b.ApplicationID && a.ReceivedAt.Equal(b.ReceivedAt)
+}
+
 // refused wraps a publish error: the queue is down or full.
 func refused(err error) error {
 	return fmt.Errorf("publish: %w: %w", eye.Errorf(eye.EUNAVAILABLE, "The queue did not accept the event; retry later."), err)
 }
 
-// Receive returns up to max messages, waiting for the first one. It pulls
+// receiveBytes bounds what one Receive returns, in bytes of messages.
+const receiveBytes = 8 << 20
+
+// Receive returns up to max deliveries, waiting for the first one. It pulls
 // only what it returns, so that a stopping worker leaves nothing behind in
 // a buffer: what it did not receive is delivered at once to the next one.
 // A pull in progress is never cancelled (a message the server sent to a
@@ -242,27 +290,21 @@ func (q *Queue) Receive(ctx context.Context, max int) ([]eye.Delivery, error) {
 			return nil, fmt.Errorf("receive: %w", err)
 		}
 	}
-	// Then whatever else is there already.
+	// Then what is there already or comes within a moment, up to max
+	// deliveries and a few MiB.
 	if max > 1 {
-		if err := q.fetch(&out, max-1); err != nil {
+		err := q.fetch(&out, max-1, jetstream.FetchMaxBytes(receiveBytes), jetstream.FetchMaxWait(2*time.Millisecond))
+		if err != nil {
 			q.log.Debug("receive more", "error", err)
 		}
 	}
 	return out, nil
 }
 
-// fetch pulls up to n messages onto out: those available now when no
-// options are given, or the first to arrive within the options' wait.
+// fetch pulls up to n messages onto out, those that arrive within the
+// options' wait.
 func (q *Queue) fetch(out *[]eye.Delivery, n int, opts ...jetstream.FetchOpt) error {
-	var (
-		b   jetstream.MessageBatch
-		err error
-	)
-	if len(opts) == 0 {
-		b, err = q.cons.FetchNoWait(n)
-	} else {
-		b, err = q.cons.Fetch(n, opts...)
-	}
+	b, err := q.cons.Fetch(n, opts...)
 	if err != nil {
 		return err
 	}
@@ -275,28 +317,34 @@ func (q *Queue) fetch(out *[]eye.Delivery, n int, opts ...jetstream.FetchOpt) er
 	return nil
 }
 
-// delivery reads a message's headers. A message that lacks them (not
-// published by The Eye) is delivered with an empty Kind: the worker keeps
-// it as an error record.
+// delivery reads a queue message: one message, or the messages of a batch.
+// A message that lacks The Eye's headers (not published by The Eye) is
+// delivered with an empty Kind: the worker keeps it as an error record.
 func (q *Queue) delivery(m jetstream.Msg) eye.Delivery {
 	h := m.Headers()
-	d := eye.Delivery{
-		Message: eye.Message{
-			Kind:          eye.Kind(h.Get(hdrKind)),
-			ID:            h.Get(hdrID),
-			ApplicationID: h.Get(hdrApp),
-			Payload:       m.Data(),
-			Detail:        h.Get(hdrDetail),
-		},
-		Acker: m,
-	}
+	base := eye.Message{Kind: eye.Kind(h.Get(hdrKind)), ID: h.Get(hdrID), ApplicationID: h.Get(hdrApp),
+		Payload: m.Data(), Detail: h.Get(hdrDetail)}
 	if us, err := strconv.ParseInt(h.Get(hdrReceived), 10, 64); err == nil {
-		d.ReceivedAt = time.UnixMicro(us).UTC()
+		base.ReceivedAt = time.UnixMicro(us).UTC()
 	}
+	var seq uint64
 	if meta, err := m.Metadata(); err == nil {
-		d.Seq = meta.Sequence.Stream
+		seq = meta.Sequence.Stream << seqShift
 	}
-	return d
+	msgs := []eye.Message{base}
+	if base.Kind == kindBatch {
+		var err error
+		msgs, err = readFrames(m.Data(), base)
+		if err != nil {
+			bad := base
+			bad.Kind, bad.ID, bad.Detail = "", "", err.Error()
+			msgs = append(msgs, bad)
+		}
+	}
+	for i := range msgs {
+		msgs[i].Seq = seq | uint64(i)
+	}
+	return eye.Delivery{Messages: msgs, Acker: m}
 }
 
 // Ready reports whether the queue accepts publishes: connected, and the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,17 +34,26 @@ func message(i int) eye.Message {
 	}
 }
 
-func receive(t *testing.T, q *natsq.Queue, n int) []eye.Delivery {
+// receive returns the messages of deliveries until it has n messages,
+// acknowledging each delivery when ack is set.
+func receive(t *testing.T, q *natsq.Queue, n int, ack bool) []eye.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var out []eye.Delivery
+	var out []eye.Message
 	for len(out) < n {
 		ds, err := q.Receive(ctx, n-len(out))
 		if err != nil {
 			t.Fatalf("Receive after %d of %d: %v", len(out), n, err)
 		}
-		out = append(out, ds...)
+		for _, d := range ds {
+			out = append(out, d.Messages...)
+			if ack {
+				if err := d.Ack(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
 	return out
 }
@@ -57,23 +67,45 @@ func TestPublishReceive(t *testing.T) {
 		sent = append(sent, message(i))
 	}
 	sent[3].Kind, sent[3].Detail = eye.KindMalformed, "not JSON"
-	if dups, err := q.Publish(ctx, sent...); err != nil || dups != 0 {
-		t.Fatalf("Publish = %d, %v", dups, err)
+	// Alone, then together (a batch: one queue message), then alone.
+	for _, part := range [][]eye.Message{sent[:1], sent[1:49], sent[49:]} {
+		if dups, err := q.Publish(ctx, part...); err != nil || dups != 0 {
+			t.Fatalf("Publish = %d, %v", dups, err)
+		}
 	}
-	got := receive(t, q, len(sent))
+	got := receive(t, q, len(sent), true)
 	var last uint64
-	for i, d := range got {
+	for i, m := range got {
 		want := sent[i]
-		if d.Kind != want.Kind || d.ID != want.ID || d.ApplicationID != want.ApplicationID ||
-			!d.ReceivedAt.Equal(want.ReceivedAt) || string(d.Payload) != string(want.Payload) || d.Detail != want.Detail {
-			t.Errorf("delivery %d = %+v, want %+v", i, d.Message, want)
+		if m.Kind != want.Kind || m.ID != want.ID || m.ApplicationID != want.ApplicationID ||
+			!m.ReceivedAt.Equal(want.ReceivedAt) || string(m.Payload) != string(want.Payload) || m.Detail != want.Detail {
+			t.Errorf("message %d = %+v, want %+v", i, m, want)
 		}
-		if d.Seq <= last {
-			t.Errorf("delivery %d: seq %d after %d", i, d.Seq, last)
+		if m.Seq <= last {
+			t.Errorf("message %d: seq %d after %d", i, m.Seq, last)
 		}
-		last = d.Seq
-		if err := d.Ack(); err != nil {
-			t.Fatal(err)
+		last = m.Seq
+	}
+}
+
+// TestLargeBatchSplits publishes more than one queue message may hold:
+// it travels in several, every message delivered once, in order.
+func TestLargeBatchSplits(t *testing.T) {
+	q := open(t, t.TempDir(), 0)
+	defer q.Close()
+	var sent []eye.Message
+	for i := range 2500 {
+		m := message(i)
+		m.Payload = fmt.Appendf(nil, `{"i": %d, "pad": "%s"}`, i, strings.Repeat("x", 3000))
+		sent = append(sent, m)
+	}
+	if _, err := q.Publish(context.Background(), sent...); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, q, len(sent), true)
+	for i, m := range got {
+		if m.ID != sent[i].ID || string(m.Payload) != string(sent[i].Payload) {
+			t.Fatalf("message %d differs", i)
 		}
 	}
 }
@@ -85,8 +117,16 @@ func TestDuplicateID(t *testing.T) {
 	if dups, err := q.Publish(context.Background(), m); err != nil || dups != 0 {
 		t.Fatalf("first Publish = %d, %v", dups, err)
 	}
-	if dups, err := q.Publish(context.Background(), m, message(2)); err != nil || dups != 1 {
+	if dups, err := q.Publish(context.Background(), m); err != nil || dups != 1 {
 		t.Fatalf("second Publish = %d, %v; want 1 duplicate", dups, err)
+	}
+	// A batch sent again whole is recognized whole.
+	batch := []eye.Message{message(3), message(4), message(5)}
+	if dups, err := q.Publish(context.Background(), batch...); err != nil || dups != 0 {
+		t.Fatalf("batch = %d, %v", dups, err)
+	}
+	if dups, err := q.Publish(context.Background(), batch...); err != nil || dups != 3 {
+		t.Fatalf("batch again = %d, %v; want 3 duplicates", dups, err)
 	}
 }
 
@@ -112,9 +152,7 @@ func TestFullQueueRefuses(t *testing.T) {
 		t.Errorf("Ready on a full queue = %v", err)
 	}
 	// Once a worker takes messages out, publishes succeed again.
-	for _, d := range receive(t, q, 2) {
-		d.Ack()
-	}
+	receive(t, q, 2, true)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		m := big
@@ -138,23 +176,20 @@ func TestRestartKeepsUnacked(t *testing.T) {
 	var sent []eye.Message
 	for i := range 10 {
 		sent = append(sent, message(i))
+		if _, err := q.Publish(context.Background(), sent[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := q.Publish(context.Background(), sent...); err != nil {
-		t.Fatal(err)
-	}
-	got := receive(t, q, 3)
-	for _, d := range got {
-		d.Ack()
-	}
+	receive(t, q, 3, true)
 	q.Close()
 
 	q = open(t, dir, 0)
 	defer q.Close()
 	start := time.Now()
-	rest := receive(t, q, 7)
-	for i, d := range rest {
-		if d.ID != sent[3+i].ID {
-			t.Errorf("after restart, delivery %d = %s, want %s", i, d.ID, sent[3+i].ID)
+	rest := receive(t, q, 7, false)
+	for i, m := range rest {
+		if m.ID != sent[3+i].ID {
+			t.Errorf("after restart, message %d = %s, want %s", i, m.ID, sent[3+i].ID)
 		}
 	}
 	if waited := time.Since(start); waited > 10*time.Second {

@@ -6,6 +6,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -115,22 +116,23 @@ func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
 	if err != nil {
 		// Stopping with the store still down: leave the batch in the
 		// queue for the next worker.
-		w.log.Warn("batch left in the queue", "messages", len(ds), "error", err)
+		w.log.Warn("batch left in the queue", "deliveries", len(ds), "error", err)
 		for _, d := range ds {
 			_ = d.Nak()
 		}
 		return
 	}
 	for _, d := range ds {
-		if held[d.ID] {
-			// The store refuses it even alone: keep it in the queue, and
-			// try again later without blocking the others.
+		if slices.ContainsFunc(d.Messages, func(m eye.Message) bool { return held[m.ID] }) {
+			// The store refuses a record even alone: keep the delivery in
+			// the queue, and try again later without blocking the others
+			// (what of it was stored is a harmless duplicate then).
 			_ = d.NakWithDelay(time.Minute)
 			continue
 		}
 		if err := d.Ack(); err != nil {
 			// Stored already: a redelivery is a harmless duplicate.
-			w.log.Debug("ack", "seq", d.Seq, "error", err)
+			w.log.Debug("ack", "error", err)
 		}
 	}
 	w.stats.Stored.Add(int64(res.Events))
@@ -140,7 +142,7 @@ func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
 	if res.Duplicates > 0 {
 		w.log.Info("duplicates skipped", "duplicates", res.Duplicates)
 	}
-	w.log.Debug("batch stored", "messages", len(ds), "events", res.Events, "errors", res.Errors,
+	w.log.Debug("batch stored", "deliveries", len(ds), "events", res.Events, "errors", res.Errors,
 		"sessions", res.Sessions, "duplicates", res.Duplicates)
 }
 
@@ -148,34 +150,41 @@ func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
 func (w *Worker) build(ds []eye.Delivery) eye.Batch {
 	var b eye.Batch
 	for _, d := range ds {
-		switch d.Kind {
-		case eye.KindEvent:
-			ev, reasons := w.cfg.Rules.ParseEvent(d.Message)
-			if len(reasons) > 0 {
-				b.Errors = append(b.Errors, eye.NewErrorRecord(d, ev, reasons))
-				continue
-			}
-			ev.Seq = d.Seq
-			b.Events = append(b.Events, ev)
-		case eye.KindSession:
-			b.Sessions = append(b.Sessions, eye.Session{ID: d.ID, CreatedAt: d.ReceivedAt})
-		case eye.KindMalformed:
-			b.Errors = append(b.Errors, eye.NewErrorRecord(d, eye.Event{}, []eye.Reason{
-				{Code: eye.CodeMalformedJSON, Message: d.Detail},
-			}))
-		default:
-			if d.ID == "" {
-				d.ID = eye.NewID()
-			}
-			if d.ReceivedAt.IsZero() {
-				d.ReceivedAt = time.Now().UTC()
-			}
-			b.Errors = append(b.Errors, eye.NewErrorRecord(d, eye.Event{}, []eye.Reason{
-				{Code: eye.CodeUnreadable, Message: "a queued message without The Eye's headers"},
-			}))
+		for _, m := range d.Messages {
+			w.add(&b, m)
 		}
 	}
 	return b
+}
+
+// add validates one message and adds what it records to the batch.
+func (w *Worker) add(b *eye.Batch, m eye.Message) {
+	switch m.Kind {
+	case eye.KindEvent:
+		ev, reasons := w.cfg.Rules.ParseEvent(m)
+		if len(reasons) > 0 {
+			b.Errors = append(b.Errors, eye.NewErrorRecord(m, ev, reasons))
+			return
+		}
+		ev.Seq = m.Seq
+		b.Events = append(b.Events, ev)
+	case eye.KindSession:
+		b.Sessions = append(b.Sessions, eye.Session{ID: m.ID, CreatedAt: m.ReceivedAt})
+	case eye.KindMalformed:
+		b.Errors = append(b.Errors, eye.NewErrorRecord(m, eye.Event{}, []eye.Reason{
+			{Code: eye.CodeMalformedJSON, Message: m.Detail},
+		}))
+	default:
+		if m.ID == "" {
+			m.ID = eye.NewID()
+		}
+		if m.ReceivedAt.IsZero() {
+			m.ReceivedAt = time.Now().UTC()
+		}
+		b.Errors = append(b.Errors, eye.NewErrorRecord(m, eye.Event{}, []eye.Reason{
+			{Code: eye.CodeUnreadable, Message: "a queued message without The Eye's headers: " + m.Detail},
+		}))
+	}
 }
 
 // store writes the batch, holding it while the store is down, and falls
@@ -199,7 +208,7 @@ func (w *Worker) store(ctx context.Context, ds []eye.Delivery, b eye.Batch) (eye
 				return res, held, nil
 			}
 		}
-		w.log.Warn("store unavailable; holding the batch", "messages", len(ds), "error", err)
+		w.log.Warn("store unavailable; holding the batch", "deliveries", len(ds), "error", err)
 		if time.Since(lastProgress) >= w.cfg.Progress {
 			for _, d := range ds {
 				_ = d.InProgress()
@@ -269,8 +278,10 @@ func rejected(ds []eye.Delivery, ev eye.Event, err error) eye.ErrorRecord {
 		Reasons: []eye.Reason{{Code: eye.CodeStoreRejected, Message: "the store refused the event: " + err.Error()}},
 	}
 	for _, d := range ds {
-		if d.ID == ev.ID {
-			rec.Payload = d.Payload
+		for _, m := range d.Messages {
+			if m.ID == ev.ID {
+				rec.Payload = m.Payload
+			}
 		}
 	}
 	return rec

@@ -90,11 +90,13 @@ var received = time.Date(2021, 1, 1, 9, 15, 30, 0, time.UTC)
 func delivery(kind eye.Kind, payload string) (eye.Delivery, *acker) {
 	a := &acker{}
 	return eye.Delivery{
-		Message: eye.Message{Kind: kind, ID: eye.NewID(), ApplicationID: "default", ReceivedAt: received, Payload: []byte(payload)},
-		Seq:     1,
-		Acker:   a,
+		Messages: []eye.Message{{Kind: kind, ID: eye.NewID(), ApplicationID: "default", ReceivedAt: received, Payload: []byte(payload), Seq: 1}},
+		Acker:    a,
 	}, a
 }
+
+// id is the id of a delivery's only message.
+func id(d eye.Delivery) string { return d.Messages[0].ID }
 
 const good = `{"session_id": "e2085be5-9137-4e4e-80b5-f1ffddc25423", "category": "page interaction", "name": "pageview",
 	"data": {"host": "www.example.com", "path": "/"}, "timestamp": "2021-01-01 09:15:27.243860"}`
@@ -109,7 +111,7 @@ func TestSortsMessages(t *testing.T) {
 	ev, a1 := delivery(eye.KindEvent, good)
 	bad, a2 := delivery(eye.KindEvent, `{"category": "x"}`)
 	mal, a3 := delivery(eye.KindMalformed, `[1,2`)
-	mal.Detail = "the body is not valid JSON"
+	mal.Messages[0].Detail = "the body is not valid JSON"
 	sess, a4 := delivery(eye.KindSession, "")
 	odd, a5 := delivery("", "hello")
 	w.process(context.Background(), []eye.Delivery{ev, bad, mal, sess, odd})
@@ -118,17 +120,17 @@ func TestSortsMessages(t *testing.T) {
 		t.Fatalf("%d batches, want 1", len(s.batches))
 	}
 	b := s.batches[0]
-	if len(b.Events) != 1 || b.Events[0].ID != ev.ID || b.Events[0].Seq != 1 {
+	if len(b.Events) != 1 || b.Events[0].ID != id(ev) || b.Events[0].Seq != 1 {
 		t.Errorf("events = %+v", b.Events)
 	}
-	if len(b.Sessions) != 1 || b.Sessions[0].ID != sess.ID || !b.Sessions[0].CreatedAt.Equal(received) {
+	if len(b.Sessions) != 1 || b.Sessions[0].ID != id(sess) || !b.Sessions[0].CreatedAt.Equal(received) {
 		t.Errorf("sessions = %+v", b.Sessions)
 	}
 	codes := map[string]string{}
 	for _, rec := range b.Errors {
 		codes[rec.ID] = rec.Reasons[0].Code
 	}
-	if codes[bad.ID] != eye.CodeMissingField || codes[mal.ID] != eye.CodeMalformedJSON || codes[odd.ID] != eye.CodeUnreadable {
+	if codes[id(bad)] != eye.CodeMissingField || codes[id(mal)] != eye.CodeMalformedJSON || codes[id(odd)] != eye.CodeUnreadable {
 		t.Errorf("error codes = %v", codes)
 	}
 	for i, a := range []*acker{a1, a2, a3, a4, a5} {
@@ -195,10 +197,10 @@ func TestPoisonRecord(t *testing.T) {
 	deadly, a3 := delivery(eye.KindMalformed, "deadly")
 	w.process(context.Background(), []eye.Delivery{ok, poison, deadly})
 	events, errs := s.stored()
-	if len(events) != 1 || events[0] != ok.ID {
+	if len(events) != 1 || events[0] != id(ok) {
 		t.Errorf("events stored = %v", events)
 	}
-	if len(errs) != 1 || errs[0] != poison.ID+":"+eye.CodeStoreRejected {
+	if len(errs) != 1 || errs[0] != id(poison)+":"+eye.CodeStoreRejected {
 		t.Errorf("error records = %v", errs)
 	}
 	if a1.acks != 1 || a2.acks != 1 || a3.acks != 0 || a3.delayed != 1 {
