@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"time"
 
 	"github.com/theeye/eye"
 )
@@ -20,27 +21,26 @@ const (
 	seqShift    = 10
 )
 
-// appendFrame appends one message to a batch body: its kind, id and
-// detail, then its payload, each prefixed with its length.
+// appendFrame appends one message to a batch body: its arrival time,
+// then its kind, id, application, detail and payload, each prefixed with
+// its length.
 func appendFrame(b []byte, m eye.Message) []byte {
-	b = binary.AppendUvarint(b, uint64(len(m.Kind)))
-	b = append(b, m.Kind...)
-	b = binary.AppendUvarint(b, uint64(len(m.ID)))
-	b = append(b, m.ID...)
-	b = binary.AppendUvarint(b, uint64(len(m.Detail)))
-	b = append(b, m.Detail...)
+	b = binary.AppendVarint(b, m.ReceivedAt.UnixMicro())
+	for _, field := range [...]string{string(m.Kind), m.ID, m.ApplicationID, m.Detail} {
+		b = binary.AppendUvarint(b, uint64(len(field)))
+		b = append(b, field...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(m.Payload)))
 	return append(b, m.Payload...)
 }
 
 // frameSize is the size appendFrame adds, near enough.
 func frameSize(m eye.Message) int {
-	return 4*binary.MaxVarintLen32 + len(m.Kind) + len(m.ID) + len(m.Detail) + len(m.Payload)
+	return 6*binary.MaxVarintLen64 + len(m.Kind) + len(m.ID) + len(m.ApplicationID) + len(m.Detail) + len(m.Payload)
 }
 
-// readFrames splits a batch body into its messages. The messages share
-// the queue message's application and arrival time, given in base.
-func readFrames(body []byte, base eye.Message) ([]eye.Message, error) {
+// readFrames splits a batch body into its messages.
+func readFrames(body []byte) ([]eye.Message, error) {
 	var out []eye.Message
 	next := func() ([]byte, bool) {
 		n, k := binary.Uvarint(body)
@@ -52,16 +52,21 @@ func readFrames(body []byte, base eye.Message) ([]eye.Message, error) {
 		return field, true
 	}
 	for len(body) > 0 {
-		kind, ok1 := next()
-		id, ok2 := next()
-		detail, ok3 := next()
-		payload, ok4 := next()
-		if !ok1 || !ok2 || !ok3 || !ok4 {
+		us, k := binary.Varint(body)
+		if k <= 0 {
 			return out, errors.New("a batch message is cut short")
 		}
-		m := base
-		m.Kind, m.ID, m.Detail, m.Payload = eye.Kind(kind), string(id), string(detail), payload
-		out = append(out, m)
+		body = body[k:]
+		kind, ok1 := next()
+		id, ok2 := next()
+		app, ok3 := next()
+		detail, ok4 := next()
+		payload, ok5 := next()
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+			return out, errors.New("a batch message is cut short")
+		}
+		out = append(out, eye.Message{Kind: eye.Kind(kind), ID: string(id), ApplicationID: string(app),
+			ReceivedAt: time.UnixMicro(us).UTC(), Detail: string(detail), Payload: payload})
 	}
 	return out, nil
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -30,13 +29,14 @@ const (
 	ConsumerName = "worker"
 )
 
-// Message headers; the body is the payload as received.
+// Message headers. A queue message says its kind, "batch": its body holds
+// framed messages (frame.go). Other headers are read only to keep, as error
+// records, messages The Eye did not write.
 const (
-	hdrKind     = "Eye-Kind"
-	hdrID       = "Eye-Id"
-	hdrApp      = "Eye-App"
-	hdrReceived = "Eye-Received" // Unix microseconds
-	hdrDetail   = "Eye-Detail"
+	hdrKind   = "Eye-Kind"
+	hdrID     = "Eye-Id"
+	hdrApp    = "Eye-App"
+	hdrDetail = "Eye-Detail"
 )
 
 // Options configure the queue.
@@ -69,6 +69,7 @@ type Queue struct {
 	cons   jetstream.Consumer
 	opts   Options
 	log    *slog.Logger
+	group  *groupCommit // publishes single messages together
 }
 
 var _ eye.Queue = (*Queue)(nil)
@@ -131,6 +132,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		q.Close()
 		return nil, err
 	}
+	q.group = startGroupCommit(q)
 	return q, nil
 }
 
@@ -187,53 +189,31 @@ func (q *Queue) setup(ctx context.Context) error {
 }
 
 // Publish persists msgs and waits for the queue's acknowledgement of each.
-// One message travels alone, its id doubling as JetStream's deduplication
-// id. Several (the elements of a batch) travel framed together in as few
-// queue messages as the server's size limit allows: one acknowledgement
-// for many events; the store's unique keys deduplicate each of them.
+// Messages travel framed together, many in one queue message (as many as
+// the server's size limit allows): one publish and one acknowledgement for
+// up to a thousand of them. The messages of one call go together; a
+// message published alone joins those that other callers publish at the
+// same moment (group commit). The store's unique keys deduplicate each
+// message; a queue message is also deduplicated by the queue when the
+// same messages are published again.
 func (q *Queue) Publish(ctx context.Context, msgs ...eye.Message) (int, error) {
-	type pending struct {
-		future jetstream.PubAckFuture
-		count  int
-	}
-	var sent []pending
-	publish := func(nm *nats.Msg, id string, count int) error {
-		f, err := q.js.PublishMsgAsync(nm, jetstream.WithMsgID(id))
-		if err != nil {
-			return refused(err)
-		}
-		sent = append(sent, pending{f, count})
-		return nil
-	}
 	if len(msgs) == 1 {
-		m := msgs[0]
-		h := header(m, string(m.Kind))
-		h.Set(hdrID, m.ID)
-		if m.Detail != "" {
-			h.Set(hdrDetail, m.Detail)
+		return q.group.publish(ctx, msgs[0])
+	}
+	var sent []pendingAck
+	limit := q.frameLimit()
+	for start := 0; start < len(msgs); {
+		end, size := start, 0
+		for end < len(msgs) && end-start < maxPerFrame && (end == start || size+frameSize(msgs[end]) <= limit) {
+			size += frameSize(msgs[end])
+			end++
 		}
-		if err := publish(&nats.Msg{Subject: Subject, Header: h, Data: m.Payload}, m.ID, 1); err != nil {
+		p, err := q.publishFrames(msgs[start:end], size)
+		if err != nil {
 			return 0, err
 		}
-	} else {
-		limit := int(q.nc.MaxPayload()) - 8<<10
-		for start := 0; start < len(msgs); {
-			end, size := start, 0
-			for end < len(msgs) && end-start < maxPerFrame && sameOrigin(msgs[start], msgs[end]) &&
-				(end == start || size+frameSize(msgs[end]) <= limit) {
-				size += frameSize(msgs[end])
-				end++
-			}
-			body := make([]byte, 0, size)
-			for _, m := range msgs[start:end] {
-				body = appendFrame(body, m)
-			}
-			nm := &nats.Msg{Subject: Subject, Header: header(msgs[start], kindBatch), Data: body}
-			if err := publish(nm, chunkID(msgs[start:end]), end-start); err != nil {
-				return 0, err
-			}
-			start = end
-		}
+		sent = append(sent, p)
+		start = end
 	}
 	dups := 0
 	for _, p := range sent {
@@ -251,19 +231,29 @@ func (q *Queue) Publish(ctx context.Context, msgs ...eye.Message) (int, error) {
 	return dups, nil
 }
 
-// header starts the headers of a queue message.
-func header(m eye.Message, kind string) nats.Header {
-	h := nats.Header{}
-	h.Set(hdrKind, kind)
-	h.Set(hdrApp, m.ApplicationID)
-	h.Set(hdrReceived, strconv.FormatInt(m.ReceivedAt.UnixMicro(), 10))
-	return h
+// pendingAck is a published queue message awaiting its acknowledgement.
+type pendingAck struct {
+	future jetstream.PubAckFuture
+	count  int // messages framed in it
 }
 
-// sameOrigin reports whether two messages can share a queue message: same
-// application and arrival time.
-func sameOrigin(a, b eye.Message) bool {
-	return a.ApplicationID == b.ApplicationID && a.ReceivedAt.Equal(b.ReceivedAt)
+// frameLimit is the most bytes of frames one queue message may carry.
+func (q *Queue) frameLimit() int { return int(q.nc.MaxPayload()) - 8<<10 }
+
+// publishFrames publishes msgs framed in one queue message, size being
+// about the bytes they take.
+func (q *Queue) publishFrames(msgs []eye.Message, size int) (pendingAck, error) {
+	body := make([]byte, 0, size)
+	for _, m := range msgs {
+		body = appendFrame(body, m)
+	}
+	h := nats.Header{}
+	h.Set(hdrKind, kindBatch)
+	f, err := q.js.PublishMsgAsync(&nats.Msg{Subject: Subject, Header: h, Data: body}, jetstream.WithMsgID(chunkID(msgs)))
+	if err != nil {
+		return pendingAck{}, refused(err)
+	}
+	return pendingAck{f, len(msgs)}, nil
 }
 
 // refused wraps a publish error: the queue is down or full.
@@ -324,9 +314,6 @@ func (q *Queue) delivery(m jetstream.Msg) eye.Delivery {
 	h := m.Headers()
 	base := eye.Message{Kind: eye.Kind(h.Get(hdrKind)), ID: h.Get(hdrID), ApplicationID: h.Get(hdrApp),
 		Payload: m.Data(), Detail: h.Get(hdrDetail)}
-	if us, err := strconv.ParseInt(h.Get(hdrReceived), 10, 64); err == nil {
-		base.ReceivedAt = time.UnixMicro(us).UTC()
-	}
 	var seq uint64
 	if meta, err := m.Metadata(); err == nil {
 		seq = meta.Sequence.Stream << seqShift
@@ -334,7 +321,7 @@ func (q *Queue) delivery(m jetstream.Msg) eye.Delivery {
 	msgs := []eye.Message{base}
 	if base.Kind == kindBatch {
 		var err error
-		msgs, err = readFrames(m.Data(), base)
+		msgs, err = readFrames(m.Data())
 		if err != nil {
 			bad := base
 			bad.Kind, bad.ID, bad.Detail = "", "", err.Error()
@@ -366,6 +353,9 @@ func (q *Queue) Ready(ctx context.Context) error {
 
 // Close closes the connection and, when embedded, shuts the server down.
 func (q *Queue) Close() error {
+	if q.group != nil {
+		q.group.stop()
+	}
 	if q.nc != nil {
 		// Flush what was published (acks of finished batches).
 		_ = q.nc.FlushTimeout(5 * time.Second)
