@@ -102,10 +102,11 @@ func (b Batch) Len() int { return len(b.Events) + len(b.Errors) + len(b.Sessions
 
 // WriteResult counts what a Write really inserted.
 type WriteResult struct {
-	Events     int // events inserted
-	Duplicates int // events and error records already stored (same id)
-	Errors     int // error records inserted
-	Sessions   int // minted sessions inserted
+	Events       int      // events inserted
+	Duplicates   int      // events and error records already stored (same id)
+	Errors       int      // error records inserted
+	Sessions     int      // minted sessions inserted
+	DuplicateIDs []string // the ids of the duplicates
 }
 
 // NewErrorRecord makes the error record of a message that could not be

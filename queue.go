@@ -31,7 +31,8 @@ type Message struct {
 // or the messages of a batch published together. The worker acknowledges
 // it only once all it records is committed to the store.
 type Delivery struct {
-	Messages []Message
+	Messages    []Message
+	Redelivered bool // the queue delivered it before (its worker stopped before acknowledging it)
 	Acker
 }
 
@@ -57,4 +58,12 @@ type Queue interface {
 	Receive(ctx context.Context, max int) ([]Delivery, error)
 	// Ready reports whether the queue accepts publishes.
 	Ready(ctx context.Context) error
+	// State reports what the queue holds and how its workers are doing.
+	State(ctx context.Context) (QueueState, error)
+	// Notify publishes a notice of what a worker recorded to live tails;
+	// nothing keeps it.
+	Notify(payload []byte) error
+	// Listen calls fn with each notice until the returned function is
+	// called.
+	Listen(fn func(payload []byte)) (func(), error)
 }

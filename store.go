@@ -60,6 +60,12 @@ type Store interface {
 	DeleteSchema(ctx context.Context, category, name string) error
 	// EventTypes returns every event type seen or given a schema.
 	EventTypes(ctx context.Context) ([]EventType, error)
+	// Stats returns the buckets of f's range that count anything, in
+	// order; the counts are kept per minute in the same transactions as
+	// the events and error records.
+	Stats(ctx context.Context, f StatsFilter) ([]StatsBucket, error)
+	// Size returns the store's size on disk, in bytes.
+	Size(ctx context.Context) (int64, error)
 
 	// CreateJob stores a new background job.
 	CreateJob(ctx context.Context, j Job) error

@@ -16,6 +16,7 @@ import (
 
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/natsq"
 	"github.com/theeye/eye/internal/replay"
 	"github.com/theeye/eye/internal/schema"
@@ -39,6 +40,7 @@ type app struct {
 	replay   *replay.Replayer
 	http     *http.Server
 	debug    *http.Server // the profiler, when asked for
+	metrics  *http.Server // the metrics without a key, when asked for
 	listener net.Listener
 
 	cancel context.CancelFunc // stops the background work
@@ -91,14 +93,16 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	rules := eye.Rules{FutureTolerance: c.FutureTolerance, Schemas: registry, RejectUnknownTypes: c.UnknownTypes == "reject"}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	a.replay = replay.New(bg, a.store, rules, log.With("component", "replay"))
+	metrics := metric.New()
+	a.replay = replay.New(bg, a.store, rules, log.With("component", "replay"), metrics)
 	if err := a.replay.Resume(ctx); err != nil {
 		return nil, fmt.Errorf("resume replay jobs: %w", err)
 	}
 	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Schemas: registry,
-		Replay: a.replay, Logger: log})
+		Replay: a.replay, Logger: log, Metrics: metrics})
 	a.worker = worker.New(worker.Config{Queue: a.queue, Store: a.store, Rules: rules, BatchSize: c.BatchSize,
-		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker")})
+		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker"), Metrics: metrics,
+		Notify: a.queue.Notify})
 
 	a.listener, err = net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -111,6 +115,7 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	a.http.RegisterOnShutdown(a.api.Shutdown)
 	a.wg.Go(func() {
 		refresh(bg, keyRefresh, log, map[string]func(context.Context) error{"keys": keys.Refresh, "schemas": registry.Refresh})
 	})
@@ -127,8 +132,27 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 			return nil, err
 		}
 	}
+	if c.MetricsAddr != "" {
+		if err := a.serveMetrics(c.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
 	log.Info("listening", "addr", a.listener.Addr().String())
 	return a, nil
+}
+
+// serveMetrics serves the metrics, with no key, on their own address.
+func (a *app) serveMetrics(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.api.MetricsHandler())
+	a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = a.metrics.Serve(ln) }()
+	a.log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
 }
 
 // serveDebug serves Go's profiler on its own address, apart from the API.
@@ -163,11 +187,13 @@ func (a *app) stop() error {
 	if err := a.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
-	if a.debug != nil {
-		a.debug.Close()
+	for _, srv := range []*http.Server{a.debug, a.metrics} {
+		if srv != nil {
+			srv.Close()
+		}
 	}
 	a.close()
-	a.log.Info("stopped", "events_accepted", a.api.Stats().Accepted.Load(), "events_stored", a.worker.Stats().Stored.Load())
+	a.log.Info("stopped")
 	return errors.Join(errs...)
 }
 

@@ -28,6 +28,7 @@ type config struct {
 	SchemasDir      string
 	UnknownTypes    string
 	DebugAddr       string
+	MetricsAddr     string
 	LogLevel        string
 	LogFormat       string
 }
@@ -46,6 +47,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
 	fs.StringVar(&c.SchemasDir, "schemas-dir", "", "a folder of JSON Schemas, DIR/<category>/<name>.json, loaded at start")
 	fs.StringVar(&c.UnknownTypes, "unknown-event-types", "accept", "accept or reject events of a type without a schema")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "an address serving /metrics without a key (the main address serves it with a read key)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "an address for Go's profiler (/debug/pprof/), without authentication: keep it private (e.g. 127.0.0.1:6060)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")

@@ -8,6 +8,8 @@
 //	eye keys      create, list and revoke API keys
 //	eye users     create users of the admin web UI
 //	eye schemas   check a folder of JSON Schemas, or push it into the store
+//	eye tail      follow what a running service stores and rejects
+//	eye stats     print a running service's counts per interval
 //	eye version   print the version
 package main
 
@@ -48,9 +50,12 @@ Commands:
   keys      create --app NAME --scope ingest[,read,admin] | list --app NAME | revoke ID
   users     create NAME: a user of the admin web UI (password from EYE_PASSWORD or a prompt)
   schemas   check DIR | push DIR: the JSON Schemas of event types, DIR/<category>/<name>.json
+  tail      the live stream of a running service: a line per event stored (-errors: and rejected)
+  stats     the counts of a running service per minute, hour or day
   version   print the version
 
 apps, keys, users and schemas push work on the store directly; no server needs to run.
+tail and stats talk to a running service (-url, -key; EYE_URL, EYE_KEY).
 `
 
 // run runs one command until it is done or ctx ends.
@@ -80,6 +85,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return users(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "schemas":
 		return schemas(ctx, args[1:], getenv, stdout, stderr)
+	case "tail":
+		return tail(ctx, args[1:], getenv, stdout, stderr)
+	case "stats":
+		return stats(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "eye", versionString())
 		return nil

@@ -689,3 +689,47 @@ func TestSchemasFolderAndResumedJob(t *testing.T) {
 		t.Errorf("schema from the folder %v", sc)
 	}
 }
+
+// TestTailAndStats runs eye tail and eye stats against a running service.
+func TestTailAndStats(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir)
+	defer s.stop()
+	env := map[string]string{"EYE_URL": s.url, "EYE_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"tail", "-errors"}, getenv, nil, &out, io.Discard) }()
+	session := eye.NewID()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "rejected") && time.Now().Before(deadline) {
+		// The stream may start after the first events: send until seen.
+		s.do("POST", "/events/", event(session, "page interaction", "pageview", "2021-01-01T09:15:27Z", map[string]any{"a": 1}), "application/json")
+		s.do("POST", "/events/", event(session, "page interaction", "pageview", "2021-01-01T09:15:27Z", map[string]any{}), "application/json")
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("tail: %v", err)
+	}
+	text := out.String()
+	if !strings.Contains(text, "stored   page interaction / pageview  session="+session) ||
+		!strings.Contains(text, "rejected page interaction / pageview") || !strings.Contains(text, "empty_data: data is an empty object") {
+		t.Errorf("tail printed:\n%s", text)
+	}
+
+	var table bytes.Buffer
+	err := run(context.Background(), []string{"stats", "-interval", "day", "-from", "2021-01-01T00:00:00Z", "-to", "2021-01-01T12:00:00Z"},
+		getenv, nil, &table, io.Discard)
+	if err != nil || !strings.Contains(table.String(), "2021-01-01T00:00:00.000000Z") {
+		t.Errorf("stats: %v\n%s", err, table.String())
+	}
+	env["EYE_KEY"] = "eye_wrong"
+	if err := run(context.Background(), []string{"stats"}, getenv, nil, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "401") {
+		t.Errorf("stats with a wrong key: %v", err)
+	}
+}

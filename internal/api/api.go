@@ -12,10 +12,11 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
-	"sync/atomic"
+	"strconv"
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/replay"
 )
 
@@ -28,6 +29,7 @@ type Config struct {
 	Schemas Refresher // the schema registry, refreshed after a change
 	Replay  *replay.Replayer
 	Logger  *slog.Logger
+	Metrics *metric.Metrics // nil: counted nowhere
 
 	MaxEventBytes  int64 // body limit of one event (default 32 KiB)
 	MaxBatchBytes  int64 // body limit of a batch (default 1 MiB)
@@ -50,16 +52,11 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	mux      *http.ServeMux
-	stats    Stats
+	metrics  *metric.Metrics
 	failures *failureLimiter // failed authentications per client address
+	pipeline *pipeline       // the pipeline's health, for /status and gauges
+	hub      *hub            // live stream clients
 	openapi  openAPI         // the OpenAPI document, and the patterns registered (docs.go)
-}
-
-// Stats are the API's running totals.
-type Stats struct {
-	Accepted   atomic.Int64 // events acknowledged with 202
-	Malformed  atomic.Int64 // bodies or elements refused as not JSON objects
-	Duplicates atomic.Int64 // events the queue recognized as sent before
 }
 
 // New returns the API server.
@@ -82,14 +79,17 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
-		failures: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthInterval)}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metric.New()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
+		failures: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthInterval),
+		pipeline: &pipeline{queue: cfg.Queue, store: cfg.Store},
+		hub:      &hub{queue: cfg.Queue, log: cfg.Logger, clients: map[*streamClient]bool{}}}
 	s.routes()
+	s.registerGauges()
 	return s
 }
-
-// Stats returns the API's running totals.
-func (s *Server) Stats() *Stats { return &s.stats }
 
 // routes registers every route. Paths are written without their trailing
 // slash: requests are normalized to that form before routing.
@@ -113,6 +113,10 @@ func (s *Server) routes() {
 	s.handle("GET /errors", eye.ScopeRead, s.listErrors)
 	s.handle("GET /errors/{id}", eye.ScopeRead, s.getError)
 	s.handle("GET /event-types", eye.ScopeRead, s.listEventTypes)
+	s.handle("GET /events/stream", eye.ScopeRead, s.streamEvents)
+	s.handle("GET /stats", eye.ScopeRead, s.getStats)
+	s.handle("GET /status", eye.ScopeRead, s.getStatus)
+	s.handle("GET /metrics", eye.ScopeRead, s.getMetrics)
 	s.handle("GET /schemas", eye.ScopeRead, s.listSchemas)
 	s.handle("GET /schemas/{category}/{name}", eye.ScopeRead, s.getSchema)
 	s.handle("GET /schemas/{category}/{name}/versions/{version}", eye.ScopeRead, s.getSchemaVersion)
@@ -147,10 +151,22 @@ func (s *Server) handle(pattern, scope string, h http.HandlerFunc) {
 	s.mux.Handle(pattern, s.authenticate(scope, h))
 }
 
+// Shutdown ends the live streams, whose connections would otherwise keep a
+// stopping server waiting; register it with http.Server.RegisterOnShutdown.
+func (s *Server) Shutdown() { s.hub.close() }
+
 // ServeHTTP normalizes the path, routes the request, and answers the
-// router's own 404 and 405 with problem documents.
+// router's own 404 and 405 with problem documents. Every answer carries
+// the request's id (X-Request-Id: the client's when it sent a sane one),
+// which its log lines carry too.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !saneRequestID(id) {
+		id = eye.NewID()
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
@@ -159,7 +175,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeProblem(sw, r, http.StatusInternalServerError, eye.EINTERNAL, "Internal error.", nil)
 			}
 		}
-		s.logRequest(r, sw.status, time.Since(start))
+		s.observe(r, sw.status, time.Since(start))
 	}()
 
 	normalize(r)
@@ -168,6 +184,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// observe counts and logs a request once answered.
+func (s *Server) observe(r *http.Request, status int, d time.Duration) {
+	route := r.Pattern // set by the router; "" when no route matched
+	if route == "" {
+		route = "unmatched"
+	}
+	s.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+	if route == "POST /events" || route == "POST /events/batch" {
+		s.metrics.IngestSeconds.WithLabelValues(route).Observe(d.Seconds())
+	}
+	s.logRequest(r, status, d)
 }
 
 // notRouted answers a request no route matches: 405 with Allow when the
@@ -202,6 +231,8 @@ func normalize(r *http.Request) {
 	}
 }
 
+// logRequest writes the access log line of a request: at debug level, or
+// warn for a server error.
 func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
 	level := slog.LevelDebug
 	if status >= 500 {
@@ -210,8 +241,30 @@ func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
 	if !s.log.Enabled(r.Context(), level) {
 		return
 	}
-	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", status,
-		"duration_ms", float64(d.Microseconds())/1000, "remote_addr", r.RemoteAddr)
+	s.log.Log(r.Context(), level, "request", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
+		"status", status, "duration_ms", float64(d.Microseconds())/1000, "remote_addr", r.RemoteAddr)
+}
+
+type requestIDKey struct{}
+
+// requestID returns the id of a request.
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// saneRequestID accepts a client's request id of up to 64 letters, digits,
+// dashes, underscores and dots.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // statusWriter remembers the status of a response.

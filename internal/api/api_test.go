@@ -15,6 +15,7 @@ import (
 
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/natsq"
 	"github.com/theeye/eye/internal/replay"
 	"github.com/theeye/eye/internal/schema"
@@ -27,12 +28,13 @@ const adminKey = "eye_test-admin-key"
 // env is the real handler stack over a real embedded queue, a real SQLite
 // store and a running worker, in a temporary directory.
 type env struct {
-	t      testing.TB
-	srv    *httptest.Server
-	queue  *natsq.Queue
-	store  *sqlite.Store
-	worker *worker.Worker
-	keys   *api.Keyring
+	t       testing.TB
+	srv     *httptest.Server
+	queue   *natsq.Queue
+	store   *sqlite.Store
+	worker  *worker.Worker
+	keys    *api.Keyring
+	metrics *metric.Metrics
 }
 
 // newEnv starts the stack; opts may change the API's configuration.
@@ -55,12 +57,14 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 	rules := eye.Rules{FutureTolerance: time.Minute, Schemas: registry}
 	keys := api.NewKeyring(store, nil, api.StaticKey(adminKey, "test", eye.ScopeAdmin))
 	e := &env{t: t, queue: queue, store: store, keys: keys}
-	e.worker = worker.New(worker.Config{Queue: queue, Store: store, Rules: rules, StopTimeout: 100 * time.Millisecond})
+	e.metrics = metric.New()
+	e.worker = worker.New(worker.Config{Queue: queue, Store: store, Rules: rules, StopTimeout: 100 * time.Millisecond,
+		Metrics: e.metrics, Notify: queue.Notify})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { e.worker.Run(wctx); close(done) }()
-	replayer := replay.New(wctx, store, rules, nil)
-	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules, Schemas: registry, Replay: replayer}
+	replayer := replay.New(wctx, store, rules, nil, e.metrics)
+	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules, Schemas: registry, Replay: replayer, Metrics: e.metrics}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -111,7 +115,14 @@ func (e *env) do(method, path, key string, body any, header ...string) response 
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	ctx := context.Background()
+	if strings.HasPrefix(path, "/events/stream") {
+		// The stream never ends: take what it sends in a moment.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -130,7 +141,7 @@ func (e *env) do(method, path, key string, body any, header ...string) response 
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		e.t.Fatal(err)
 	}
 	return response{status: res.StatusCode, header: res.Header, body: b}

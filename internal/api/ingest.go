@@ -97,8 +97,9 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.stats.Accepted.Add(1)
-	s.stats.Duplicates.Add(int64(dups))
+	label := s.metrics.App(app)
+	s.metrics.Accepted.WithLabelValues(label).Inc()
+	s.metrics.Duplicates.WithLabelValues(label).Add(float64(dups))
 	// The hottest answer, written without an encoder.
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
@@ -108,7 +109,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 // refuse answers 400 for a body that is not a JSON object, after keeping it
 // as an error record (through the queue, like everything ingest records).
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, m eye.Message) {
-	s.stats.Malformed.Add(1)
+	s.metrics.Malformed.WithLabelValues(s.metrics.App(m.ApplicationID)).Inc()
 	p := &problem{ErrorID: m.ID}
 	if _, err := s.cfg.Queue.Publish(r.Context(), m); err != nil {
 		s.log.Warn("keep refused body", "error", err)
@@ -162,9 +163,10 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.stats.Accepted.Add(int64(res.Accepted))
-	s.stats.Malformed.Add(int64(len(res.Errors)))
-	s.stats.Duplicates.Add(int64(dups))
+	label := s.metrics.App(app)
+	s.metrics.Accepted.WithLabelValues(label).Add(float64(res.Accepted))
+	s.metrics.Malformed.WithLabelValues(label).Add(float64(len(res.Errors)))
+	s.metrics.Duplicates.WithLabelValues(label).Add(float64(dups))
 	writeJSON(w, http.StatusAccepted, res)
 }
 

@@ -159,7 +159,52 @@ type keyInfo struct {
 	known  bool
 }
 
+// streamPath is the one endpoint whose answer never ends: it is checked as
+// it starts (status and media type), then passed through live.
+const streamPath = "/events/stream"
+
+// live passes a streaming answer through, checking its start.
+type live struct {
+	http.ResponseWriter
+	c      *conformance
+	r      *http.Request
+	status int
+}
+
+func (l *live) WriteHeader(status int) {
+	if l.status == 0 {
+		l.status = status
+		ct := l.Header().Get("Content-Type")
+		switch {
+		case status == http.StatusOK && ct != "text/event-stream":
+			l.c.record(fmt.Sprintf("%s %s answered 200 as %q, not text/event-stream", l.r.Method, l.r.URL, ct))
+		case status != http.StatusOK && (status < 400 || ct != "application/problem+json"):
+			l.c.record(fmt.Sprintf("%s %s answered %d as %q, not a problem document", l.r.Method, l.r.URL, status, ct))
+		}
+		l.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (l *live) Write(b []byte) (int, error) {
+	l.WriteHeader(http.StatusOK)
+	return l.ResponseWriter.Write(b)
+}
+
+// Unwrap lets the handler flush the stream.
+func (l *live) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+// record keeps a failure that cannot replace an answer already sent.
+func (c *conformance) record(msg string) {
+	c.mu.Lock()
+	c.failures = append(c.failures, msg)
+	c.mu.Unlock()
+}
+
 func (c *conformance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if path.Clean(r.URL.Path) == streamPath && r.Method == http.MethodGet {
+		c.next.ServeHTTP(&live{ResponseWriter: w, c: c, r: r}, r)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		c.fail(w, fmt.Sprintf("%s %s: read the request body: %v", r.Method, r.URL, err))
@@ -189,9 +234,7 @@ func (c *conformance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // fail records a failure and answers 500 with it.
 func (c *conformance) fail(w http.ResponseWriter, msg string) {
-	c.mu.Lock()
-	c.failures = append(c.failures, msg)
-	c.mu.Unlock()
+	c.record(msg)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = io.WriteString(w, "the answer does not conform to "+documentFile+": "+msg+"\n")
@@ -670,7 +713,7 @@ func TestRoutesDocumented(t *testing.T) {
 		routes[p] = true
 	}
 	// Paths that name a file, rather than a resource, have no trailing slash.
-	files := []string{"/healthz", "/readyz", "/openapi.json", "/openapi.yaml", "/docs/{file}"}
+	files := []string{"/healthz", "/readyz", "/openapi.json", "/openapi.yaml", "/docs/{file}", "/metrics", "/status", "/events/stream"}
 	documented := map[string]bool{}
 	for p, item := range doc.Paths.Map() {
 		if !strings.HasSuffix(p, "/") && !slices.Contains(files, p) {

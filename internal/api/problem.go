@@ -49,9 +49,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	st := status(code)
 	switch {
 	case st == http.StatusServiceUnavailable:
-		s.log.Warn("unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.log.Warn("unavailable", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
 	case st >= 500:
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.log.Error("internal error", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	var p problem
 	var e *eye.Error

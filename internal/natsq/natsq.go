@@ -315,8 +315,10 @@ func (q *Queue) delivery(m jetstream.Msg) eye.Delivery {
 	base := eye.Message{Kind: eye.Kind(h.Get(hdrKind)), ID: h.Get(hdrID), ApplicationID: h.Get(hdrApp),
 		Payload: m.Data(), Detail: h.Get(hdrDetail)}
 	var seq uint64
+	redelivered := false
 	if meta, err := m.Metadata(); err == nil {
 		seq = meta.Sequence.Stream << seqShift
+		redelivered = meta.NumDelivered > 1
 	}
 	msgs := []eye.Message{base}
 	if base.Kind == kindBatch {
@@ -331,8 +333,47 @@ func (q *Queue) delivery(m jetstream.Msg) eye.Delivery {
 	for i := range msgs {
 		msgs[i].Seq = seq | uint64(i)
 	}
-	return eye.Delivery{Messages: msgs, Acker: m}
+	return eye.Delivery{Messages: msgs, Redelivered: redelivered, Acker: m}
 }
+
+// State reports the stream's and the consumer's state.
+func (q *Queue) State(ctx context.Context) (eye.QueueState, error) {
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return eye.QueueState{}, fmt.Errorf("queue state: %w: %w", eye.Errorf(eye.EUNAVAILABLE, "The queue is unavailable."), err)
+	}
+	st := eye.QueueState{Messages: info.State.Msgs, Bytes: info.State.Bytes, MaxBytes: q.opts.MaxBytes}
+	if info.State.Msgs > 0 {
+		st.Oldest = info.State.FirstTime
+	}
+	ci, err := q.cons.Info(ctx)
+	if err != nil {
+		return st, fmt.Errorf("consumer state: %w: %w", eye.Errorf(eye.EUNAVAILABLE, "The queue is unavailable."), err)
+	}
+	st.InProgress, st.Waiting = ci.NumAckPending, ci.NumWaiting
+	return st, nil
+}
+
+// Notify publishes a notice to live-tail listeners (core NATS: no
+// persistence, nobody waits; a listener that is not there misses it).
+func (q *Queue) Notify(payload []byte) error {
+	if err := q.nc.Publish(q.noticeSubject(), payload); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// Listen calls fn with each notice until the returned function is called.
+func (q *Queue) Listen(fn func([]byte)) (func(), error) {
+	sub, err := q.nc.Subscribe(q.noticeSubject(), func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, fmt.Errorf("listen for notices: %w", err)
+	}
+	_ = sub.SetPendingLimits(64<<10, 256<<20)
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+func (q *Queue) noticeSubject() string { return "eye.notices" }
 
 // Ready reports whether the queue accepts publishes: connected, and the
 // stream not full.

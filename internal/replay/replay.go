@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/metric"
 )
 
 // Store is the part of the store a Replayer uses.
@@ -26,21 +27,26 @@ type Store interface {
 
 // Replayer replays error records with today's rules and schemas.
 type Replayer struct {
-	store Store
-	rules eye.Rules
-	log   *slog.Logger
-	page  int // error records per step of a job
+	store   Store
+	rules   eye.Rules
+	log     *slog.Logger
+	metrics *metric.Metrics
+	page    int // error records per step of a job
 
 	base context.Context // jobs run until it ends
 	wg   sync.WaitGroup
 }
 
-// New returns a Replayer whose jobs run until base ends.
-func New(base context.Context, store Store, rules eye.Rules, log *slog.Logger) *Replayer {
+// New returns a Replayer whose jobs run until base ends. m counts what
+// it replays (nil: counted nowhere).
+func New(base context.Context, store Store, rules eye.Rules, log *slog.Logger, m *metric.Metrics) *Replayer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Replayer{store: store, rules: rules, log: log, page: 100, base: base}
+	if m == nil {
+		m = metric.New()
+	}
+	return &Replayer{store: store, rules: rules, log: log, metrics: m, page: 100, base: base}
 }
 
 // One re-validates the stored payload of an error record, keeping its
@@ -70,8 +76,10 @@ func (r *Replayer) One(ctx context.Context, id string) (eye.Event, []eye.Reason,
 	if !inserted {
 		// Stored already under this id: answer with what is stored.
 		ev, err = r.store.Event(ctx, id)
+		return ev, nil, err
 	}
-	return ev, nil, err
+	r.metrics.Replayed.WithLabelValues(r.metrics.App(ev.ApplicationID)).Inc()
+	return ev, nil, nil
 }
 
 // Start creates a job replaying every error record matching f and runs it

@@ -182,7 +182,7 @@ func (s *Store) ReplayError(ctx context.Context, ev eye.Event) (bool, error) {
 		if err := applyDelta(ctx, tx, ev.SessionID, d); err != nil {
 			return false, err
 		}
-		if err := countEventType(ctx, tx, ev, 1); err != nil {
+		if err := countEvent(ctx, tx, ev, 1); err != nil {
 			return false, err
 		}
 	}

@@ -175,11 +175,11 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, change func(eye.Even
 			return cur, err
 		}
 	}
-	if next.Category != cur.Category || next.Name != cur.Name {
-		if err := countEventType(ctx, tx, cur, -1); err != nil {
+	if eventStat(next) != eventStat(cur) {
+		if err := countEvent(ctx, tx, cur, -1); err != nil {
 			return cur, err
 		}
-		if err := countEventType(ctx, tx, next, 1); err != nil {
+		if err := countEvent(ctx, tx, next, 1); err != nil {
 			return cur, err
 		}
 	}
@@ -210,8 +210,10 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 	}
 	defer tx.Rollback()
 	var ev eye.Event
-	err = tx.QueryRowContext(ctx, `DELETE FROM events WHERE id = ? RETURNING session_id, application_id, category, name`, id).
-		Scan(&ev.SessionID, &ev.ApplicationID, &ev.Category, &ev.Name)
+	var ts int64
+	err = tx.QueryRowContext(ctx, `DELETE FROM events WHERE id = ? RETURNING session_id, application_id, category, name, timestamp`, id).
+		Scan(&ev.SessionID, &ev.ApplicationID, &ev.Category, &ev.Name, &ts)
+	ev.Timestamp = fromMicros(ts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eye.Errorf(eye.ENOTFOUND, "No event has the id %q.", id)
 	} else if err != nil {
@@ -220,7 +222,7 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 	if err := removeFromSession(ctx, tx, ev); err != nil {
 		return err
 	}
-	if err := countEventType(ctx, tx, ev, -1); err != nil {
+	if err := countEvent(ctx, tx, ev, -1); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -29,8 +29,9 @@ var migrations embed.FS
 
 // Store is an eye.Store on SQLite.
 type Store struct {
-	w *sql.DB // the single writer connection
-	r *sql.DB // read-only connections
+	w    *sql.DB // the single writer connection
+	r    *sql.DB // read-only connections
+	path string
 }
 
 var _ eye.Store = (*Store)(nil)
@@ -113,7 +114,7 @@ func Open(path string, opts Options) (*Store, error) {
 	n := max(4, runtime.NumCPU())
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, path: path}, nil
 }
 
 // Close closes every connection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/sqlite"
@@ -32,5 +33,27 @@ func TestMigrateTwice(t *testing.T) {
 	s := open(t)
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("second Migrate: %v", err)
+	}
+}
+
+// TestDataKeepsNUL checks that SQLite keeps an event's data byte for byte,
+// a \u0000 included (PostgreSQL's jsonb refuses it: the conformance suite
+// leaves it to each store).
+func TestDataKeepsNUL(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	ev := eye.Event{ID: eye.NewID(), ApplicationID: eye.DefaultApplicationID, SessionID: eye.NewID(),
+		Category: "page interaction", Name: "pageview",
+		Data:      []byte(`{"s":"é\u0000","f":1.000000000000000000001}`),
+		Timestamp: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), ReceivedAt: time.Date(2021, 1, 1, 0, 0, 1, 0, time.UTC), Seq: 1}
+	if res, err := s.Write(ctx, eye.Batch{Events: []eye.Event{ev}}); err != nil || res.Events != 1 {
+		t.Fatalf("Write = %+v, %v", res, err)
+	}
+	got, err := s.Event(ctx, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Data) != string(ev.Data) {
+		t.Errorf("Data = %s, want %s", got.Data, ev.Data)
 	}
 }

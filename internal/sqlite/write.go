@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -60,6 +61,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 
 	deltas := map[string]*sessionDelta{}
 	types := typeDeltas{}
+	stats := statDeltas{}
 	if len(b.Events) > 0 {
 		ins, err := tx.PrepareContext(ctx, insertEvent)
 		if err != nil {
@@ -71,7 +73,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 				if dup, err := exists(ctx, tx, "errors", ev.ID); err != nil {
 					return res, err
 				} else if dup {
-					res.Duplicates++
+					noteDuplicate(&res, ev.ID)
 					continue
 				}
 			}
@@ -80,7 +82,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 				return res, unavailable("insert event", err)
 			}
 			if n, _ := r.RowsAffected(); n == 0 {
-				res.Duplicates++
+				noteDuplicate(&res, ev.ID)
 				continue
 			}
 			res.Events++
@@ -91,6 +93,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 			}
 			d.add(ev)
 			types.event(ev.Category, ev.Name, ev.ReceivedAt)
+			stats.add(eventStat(ev), 1, 0)
 		}
 	}
 	// In a stable order, so that concurrent writers of another store lock
@@ -106,7 +109,7 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 			if dup, err := exists(ctx, tx, "events", e.ID); err != nil {
 				return res, err
 			} else if dup {
-				res.Duplicates++
+				noteDuplicate(&res, e.ID)
 				continue
 			}
 		}
@@ -119,11 +122,15 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 			if e.Category != "" && e.Name != "" {
 				types.error(e.Category, e.Name, e.ReceivedAt)
 			}
+			stats.add(errorStat(e), 0, 1)
 		} else {
-			res.Duplicates++
+			noteDuplicate(&res, e.ID)
 		}
 	}
 	if err := types.apply(ctx, tx); err != nil {
+		return res, err
+	}
+	if err := stats.apply(ctx, tx); err != nil {
 		return res, err
 	}
 
@@ -131,6 +138,83 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 		return eye.WriteResult{}, unavailable("commit write", err)
 	}
 	return res, nil
+}
+
+// statKey is a row of the stats table.
+type statKey struct {
+	minute              int64
+	app, category, name string
+}
+
+func minuteOf(t time.Time) int64 {
+	us := t.UnixMicro()
+	m := us / 60_000_000
+	if us < 0 && us%60_000_000 != 0 {
+		m-- // floor, for times before 1970
+	}
+	return m
+}
+
+func eventStat(ev eye.Event) statKey {
+	return statKey{minuteOf(ev.Timestamp), ev.ApplicationID, ev.Category, ev.Name}
+}
+
+func errorStat(e eye.ErrorRecord) statKey {
+	return statKey{minuteOf(e.ReceivedAt), e.ApplicationID, e.Category, e.Name}
+}
+
+// statDeltas gathers what a transaction adds to the stats table.
+type statDeltas map[statKey]*[2]int64
+
+func (d statDeltas) add(k statKey, events, errors int64) {
+	c := d[k]
+	if c == nil {
+		c = &[2]int64{}
+		d[k] = c
+	}
+	c[0] += events
+	c[1] += errors
+}
+
+func (d statDeltas) apply(ctx context.Context, tx *sql.Tx) error {
+	keys := slices.SortedFunc(maps.Keys(d), func(a, b statKey) int {
+		if a.minute != b.minute {
+			return cmp.Compare(a.minute, b.minute)
+		}
+		return strings.Compare(a.app+"\x00"+a.category+"\x00"+a.name, b.app+"\x00"+b.category+"\x00"+b.name)
+	})
+	for _, k := range keys {
+		if err := countStat(ctx, tx, k, d[k][0], d[k][1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countStat adds to (or, with negative counts, takes from) a stats row.
+func countStat(ctx context.Context, tx *sql.Tx, k statKey, events, errors int64) error {
+	var err error
+	if events < 0 || errors < 0 {
+		_, err = tx.ExecContext(ctx, `UPDATE stats SET events = events + ?, errors = errors + ?
+			WHERE minute = ? AND application_id = ? AND category = ? AND name = ?`,
+			events, errors, k.minute, k.app, k.category, k.name)
+	} else {
+		_, err = tx.ExecContext(ctx, `INSERT INTO stats (minute, application_id, category, name, events, errors)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (minute, application_id, category, name) DO UPDATE SET
+				events = events + excluded.events, errors = errors + excluded.errors`,
+			k.minute, k.app, k.category, k.name, events, errors)
+	}
+	if err != nil {
+		return unavailable("count stats", err)
+	}
+	return nil
+}
+
+// noteDuplicate counts a record already stored.
+func noteDuplicate(res *eye.WriteResult, id string) {
+	res.Duplicates++
+	res.DuplicateIDs = append(res.DuplicateIDs, id)
 }
 
 // insertEvent inserts an event unless its id is stored already.
@@ -202,13 +286,17 @@ func (d typeDeltas) apply(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// countEventType counts one event of ev's type in (n = 1) or out (n = -1).
-func countEventType(ctx context.Context, tx *sql.Tx, ev eye.Event, n int64) error {
+// countEvent counts one event in (n = 1) or out (n = -1) of its type's
+// counters and of the stats.
+func countEvent(ctx context.Context, tx *sql.Tx, ev eye.Event, n int64) error {
 	c := &typeCounts{events: n}
 	if n > 0 {
 		c.seen(ev.ReceivedAt)
 	}
-	return countTypes(ctx, tx, typeDelta{ev.Category, ev.Name}, c)
+	if err := countTypes(ctx, tx, typeDelta{ev.Category, ev.Name}, c); err != nil {
+		return err
+	}
+	return countStat(ctx, tx, eventStat(ev), n, 0)
 }
 
 // countTypes adds c (whose counts may be negative) to an event type's

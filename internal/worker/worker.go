@@ -4,13 +4,15 @@
 package worker
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/metric"
 )
 
 // Receiver is the part of the queue a worker uses.
@@ -38,21 +40,17 @@ type Config struct {
 	// the batch it holds; after that the batch stays in the queue.
 	StopTimeout time.Duration
 	Logger      *slog.Logger
+	// Metrics counts what the worker stores (nil: counted nowhere).
+	Metrics *metric.Metrics
+	// Notify publishes notices of what was recorded to live tails (nil:
+	// none are published).
+	Notify func(payload []byte) error
 }
 
 // Worker validates and stores queued messages.
 type Worker struct {
-	cfg   Config
-	log   *slog.Logger
-	stats Stats
-}
-
-// Stats are a worker's running totals.
-type Stats struct {
-	Stored     atomic.Int64 // events inserted
-	Rejected   atomic.Int64 // error records inserted
-	Duplicates atomic.Int64 // records already stored
-	Batches    atomic.Int64 // transactions committed
+	cfg Config
+	log *slog.Logger
 }
 
 // New returns a worker.
@@ -69,11 +67,11 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metric.New()
+	}
 	return &Worker{cfg: cfg, log: cfg.Logger}
 }
-
-// Stats returns the worker's running totals.
-func (w *Worker) Stats() *Stats { return &w.stats }
 
 // Run processes batches until ctx ends. A batch in hand when ctx ends is
 // finished first (for at most StopTimeout).
@@ -112,7 +110,7 @@ func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
 	})
 	defer stop()
 
-	res, held, err := w.store(wctx, ds, b)
+	res, held, err := w.store(wctx, ds, &b)
 	if err != nil {
 		// Stopping with the store still down: leave the batch in the
 		// queue for the next worker.
@@ -135,15 +133,108 @@ func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
 			w.log.Debug("ack", "error", err)
 		}
 	}
-	w.stats.Stored.Add(int64(res.Events))
-	w.stats.Rejected.Add(int64(res.Errors))
-	w.stats.Duplicates.Add(int64(res.Duplicates))
-	w.stats.Batches.Add(1)
 	if res.Duplicates > 0 {
 		w.log.Info("duplicates skipped", "duplicates", res.Duplicates)
 	}
 	w.log.Debug("batch stored", "deliveries", len(ds), "events", res.Events, "errors", res.Errors,
 		"sessions", res.Sessions, "duplicates", res.Duplicates)
+	w.account(ds, b, res, held)
+}
+
+// account counts what a committed batch stored, and publishes its notices.
+// A record found stored already is a duplicate sent by an application,
+// unless its delivery is a redelivery (a worker stopped between commit and
+// acknowledgement); a record held in the queue is counted when stored.
+func (w *Worker) account(ds []eye.Delivery, b eye.Batch, res eye.WriteResult, held map[string]bool) {
+	m := w.cfg.Metrics
+	dup := make(map[string]bool, len(res.DuplicateIDs))
+	for _, id := range res.DuplicateIDs {
+		dup[id] = true
+	}
+	redelivered := map[string]bool{}
+	for _, d := range ds {
+		if d.Redelivered {
+			for _, msg := range d.Messages {
+				redelivered[msg.ID] = true
+			}
+		}
+	}
+	duplicate := func(id, app string) {
+		if redelivered[id] {
+			m.Redelivered.Inc()
+		} else {
+			m.Duplicates.WithLabelValues(m.App(app)).Inc()
+		}
+	}
+	now := time.Now()
+	type seqNotice struct {
+		seq uint64
+		n   eye.Notice
+	}
+	var notices []seqNotice
+	for _, ev := range b.Events {
+		switch {
+		case held[ev.ID]:
+		case dup[ev.ID]:
+			duplicate(ev.ID, ev.ApplicationID)
+		default:
+			m.Stored.WithLabelValues(m.App(ev.ApplicationID)).Inc()
+			m.LagSeconds.Observe(now.Sub(ev.ReceivedAt).Seconds())
+			notices = append(notices, seqNotice{ev.Seq, eye.StoredNotice(ev)})
+		}
+	}
+	for _, rec := range b.Errors {
+		switch {
+		case held[rec.ID]:
+		case dup[rec.ID]:
+			duplicate(rec.ID, rec.ApplicationID)
+		default:
+			// Refused bodies and batch elements were never accepted: they
+			// are counted by ingest as malformed requests.
+			if code := rec.Reasons[0].Code; code != eye.CodeMalformedJSON && code != eye.CodeUnreadable {
+				m.Rejected.WithLabelValues(m.App(rec.ApplicationID), code).Inc()
+			}
+			notices = append(notices, seqNotice{rec.Seq, eye.RejectedNotice(rec)})
+		}
+	}
+	m.BatchEvents.Observe(float64(len(b.Events) + len(b.Errors)))
+	// In the order they arrived.
+	slices.SortFunc(notices, func(a, b seqNotice) int { return cmp.Compare(a.seq, b.seq) })
+	ordered := make([]eye.Notice, len(notices))
+	for i, sn := range notices {
+		ordered[i] = sn.n
+	}
+	w.notify(ordered)
+}
+
+// notify publishes notices in messages of at most about 256 KiB.
+func (w *Worker) notify(notices []eye.Notice) {
+	if w.cfg.Notify == nil || len(notices) == 0 {
+		return
+	}
+	const limit = 256 << 10
+	buf := []byte{'['}
+	flush := func() {
+		buf = append(buf, ']')
+		if err := w.cfg.Notify(buf); err != nil {
+			w.log.Debug("notify", "error", err)
+		}
+		buf = []byte{'['}
+	}
+	for _, n := range notices {
+		j, err := json.Marshal(n)
+		if err != nil {
+			continue
+		}
+		if len(buf) > 1 && len(buf)+len(j) > limit {
+			flush()
+		}
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, j...)
+	}
+	flush()
 }
 
 // build validates each message and sorts it into the batch.
@@ -191,11 +282,11 @@ func (w *Worker) add(b *eye.Batch, m eye.Message) {
 // back to one record at a time when the store refuses the batch while up,
 // so that one bad record never blocks the others. It returns the ids of
 // messages it could not store even alone.
-func (w *Worker) store(ctx context.Context, ds []eye.Delivery, b eye.Batch) (eye.WriteResult, map[string]bool, error) {
+func (w *Worker) store(ctx context.Context, ds []eye.Delivery, b *eye.Batch) (eye.WriteResult, map[string]bool, error) {
 	backoff := newBackoff()
 	lastProgress := time.Now()
 	for {
-		res, err := w.cfg.Store.Write(ctx, b)
+		res, err := w.cfg.Store.Write(ctx, *b)
 		if err == nil {
 			return res, nil, nil
 		}
@@ -222,18 +313,24 @@ func (w *Worker) store(ctx context.Context, ds []eye.Delivery, b eye.Batch) (eye
 }
 
 // storeEach writes every record of b in a transaction of its own. An event
-// the store refuses on its own becomes an error record saying why; a record
-// refused even so is returned as held. An error means the store went down.
-func (w *Worker) storeEach(ctx context.Context, ds []eye.Delivery, b eye.Batch) (eye.WriteResult, map[string]bool, error) {
+// the store refuses on its own becomes an error record saying why (and
+// moves from b's events to its errors); a record refused even so is
+// returned as held. An error means the store went down.
+func (w *Worker) storeEach(ctx context.Context, ds []eye.Delivery, b *eye.Batch) (eye.WriteResult, map[string]bool, error) {
 	var total eye.WriteResult
+	add := func(res eye.WriteResult) {
+		total.Events += res.Events
+		total.Errors += res.Errors
+		total.Sessions += res.Sessions
+		total.Duplicates += res.Duplicates
+		total.DuplicateIDs = append(total.DuplicateIDs, res.DuplicateIDs...)
+	}
 	held := map[string]bool{}
+	var converted []eye.ErrorRecord
 	one := func(id string, single eye.Batch) error {
 		res, err := w.cfg.Store.Write(ctx, single)
 		if err == nil {
-			total.Events += res.Events
-			total.Errors += res.Errors
-			total.Sessions += res.Sessions
-			total.Duplicates += res.Duplicates
+			add(res)
 			return nil
 		}
 		if perr := w.cfg.Store.Ping(ctx); perr != nil {
@@ -243,8 +340,8 @@ func (w *Worker) storeEach(ctx context.Context, ds []eye.Delivery, b eye.Batch) 
 			rec := rejected(ds, single.Events[0], err)
 			w.log.Error("store refused an event; keeping it as an error record", "id", id, "error", err)
 			if res, err := w.cfg.Store.Write(ctx, eye.Batch{Errors: []eye.ErrorRecord{rec}}); err == nil {
-				total.Errors += res.Errors
-				total.Duplicates += res.Duplicates
+				add(res)
+				converted = append(converted, rec)
 				return nil
 			}
 		}
@@ -266,6 +363,10 @@ func (w *Worker) storeEach(ctx context.Context, ds []eye.Delivery, b eye.Batch) 
 		if err := one(rec.ID, eye.Batch{Errors: []eye.ErrorRecord{rec}}); err != nil {
 			return total, nil, err
 		}
+	}
+	for _, rec := range converted {
+		b.Events = slices.DeleteFunc(b.Events, func(ev eye.Event) bool { return ev.ID == rec.ID })
+		b.Errors = append(b.Errors, rec)
 	}
 	return total, held, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/theeye/eye"
 )
 
@@ -138,8 +140,17 @@ func TestSortsMessages(t *testing.T) {
 			t.Errorf("delivery %d settled %+v, want one ack", i, a)
 		}
 	}
-	if got := w.Stats().Stored.Load(); got != 1 {
-		t.Errorf("Stats.Stored = %d", got)
+	m := w.cfg.Metrics
+	if got := testutil.ToFloat64(m.Stored.WithLabelValues("default")); got != 1 {
+		t.Errorf("stored = %v", got)
+	}
+	// One rejected event; the malformed body and the unreadable message
+	// were never accepted events.
+	if got := testutil.ToFloat64(m.Rejected.WithLabelValues("default", eye.CodeMissingField)); got != 1 {
+		t.Errorf("rejected = %v", got)
+	}
+	if got := testutil.CollectAndCount(m.Rejected); got != 1 {
+		t.Errorf("%d rejected series", got)
 	}
 }
 
