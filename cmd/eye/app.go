@@ -33,7 +33,7 @@ const keyRefresh = 2 * time.Second
 type app struct {
 	cfg      config
 	log      *slog.Logger
-	store    *sqlite.Store
+	store    store
 	queue    *natsq.Queue
 	api      *api.Server
 	worker   *worker.Worker
@@ -51,55 +51,68 @@ type app struct {
 // refresher, and listens.
 func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err error) {
 	log := c.logger(stderr)
+	roles := c.roles()
 	a = &app{cfg: c, log: log}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	log.Info("starting", "version", versionString(), "data_dir", c.DataDir)
+	log.Info("starting", "version", versionString(), "roles", c.Role, "data_dir", c.DataDir)
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	if a.store, err = openStore(ctx, c); err != nil {
+	// An ingest process needs no store: it only reads the keys from it, and
+	// keeps the last ones it read while the store is down.
+	ingestOnly := roles == api.Roles{Ingest: true}
+	if a.store, err = openStore(ctx, c, !ingestOnly); err != nil {
 		return nil, err
 	}
-	static, err := a.adminKey(ctx, stdout)
+	static, err := a.adminKey(ctx, stdout, !ingestOnly)
 	if err != nil {
 		return nil, err
 	}
 	keys := api.NewKeyring(a.store, log, static...)
 	if err := keys.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("load keys: %w", err)
+		if !ingestOnly {
+			return nil, fmt.Errorf("load keys: %w", err)
+		}
+		log.Warn("load keys: the store is unreachable; only EYE_ADMIN_KEY works until it answers", "error", err)
 	}
 	a.queue, err = natsq.Open(ctx, natsq.Options{
 		URL:      c.NATSURL,
 		Dir:      filepath.Join(c.DataDir, "nats"),
 		MaxBytes: c.QueueMaxBytes,
+		Replicas: c.NATSReplicas,
+		Prefix:   c.NATSPrefix,
 		Logger:   log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	registry := schema.NewRegistry(a.store, log)
-	if c.SchemasDir != "" {
+	if c.SchemasDir != "" && !ingestOnly {
 		if err := loadSchemas(ctx, a.store, c.SchemasDir, log); err != nil {
 			return nil, err
 		}
 	}
-	if err := registry.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("load schemas: %w", err)
+	if !ingestOnly {
+		if err := registry.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("load schemas: %w", err)
+		}
 	}
 	rules := eye.Rules{FutureTolerance: c.FutureTolerance, Schemas: registry, RejectUnknownTypes: c.UnknownTypes == "reject"}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	metrics := metric.New()
 	a.replay = replay.New(bg, a.store, rules, log.With("component", "replay"), metrics)
-	if err := a.replay.Resume(ctx); err != nil {
-		return nil, fmt.Errorf("resume replay jobs: %w", err)
+	if roles.Query {
+		if err := a.replay.Resume(ctx); err != nil {
+			return nil, fmt.Errorf("resume replay jobs: %w", err)
+		}
 	}
 	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Schemas: registry,
-		Replay: a.replay, Logger: log, Metrics: metrics})
+		Replay: a.replay, Logger: log, Metrics: metrics, Roles: roles})
 	a.worker = worker.New(worker.Config{Queue: a.queue, Store: a.store, Rules: rules, BatchSize: c.BatchSize,
 		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker"), Metrics: metrics,
 		Notify: a.queue.Notify})
@@ -116,11 +129,15 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	a.http.RegisterOnShutdown(a.api.Shutdown)
-	a.wg.Go(func() {
-		refresh(bg, keyRefresh, log, map[string]func(context.Context) error{"keys": keys.Refresh, "schemas": registry.Refresh})
-	})
-	for range c.Workers {
-		a.wg.Go(func() { _ = a.worker.Run(bg) })
+	loaders := map[string]func(context.Context) error{"keys": keys.Refresh}
+	if !ingestOnly {
+		loaders["schemas"] = registry.Refresh
+	}
+	a.wg.Go(func() { refresh(bg, keyRefresh, log, loaders) })
+	if roles.Worker {
+		for range c.Workers {
+			a.wg.Go(func() { _ = a.worker.Run(bg) })
+		}
 	}
 	go func() {
 		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -215,8 +232,14 @@ func (a *app) close() {
 	}
 }
 
-// openStore opens and migrates the store.
-func openStore(ctx context.Context, c config) (*sqlite.Store, error) {
+// store is a store the command runs: eye.Store with its migrations.
+type store interface {
+	eye.Store
+	Migrate(ctx context.Context) error
+}
+
+// openStore opens the store, and migrates it when migrate is set.
+func openStore(ctx context.Context, c config, migrate bool) (store, error) {
 	if err := os.MkdirAll(filepath.Dir(c.databasePath()), 0o700); err != nil {
 		return nil, fmt.Errorf("store directory: %w", err)
 	}
@@ -224,9 +247,11 @@ func openStore(ctx context.Context, c config) (*sqlite.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
+	if migrate {
+		if err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -238,9 +263,12 @@ const generatedKeyLabel = "admin (generated on first start)"
 // one exists: on first start its secret is written to DATA_DIR/admin.key
 // (mode 0600) and only that file's path is printed; the store keeps its
 // hash.
-func (a *app) adminKey(ctx context.Context, stdout io.Writer) ([]eye.Key, error) {
+func (a *app) adminKey(ctx context.Context, stdout io.Writer, generate bool) ([]eye.Key, error) {
 	if a.cfg.AdminKey != "" {
 		return []eye.Key{api.StaticKey(a.cfg.AdminKey, "EYE_ADMIN_KEY", eye.ScopeAdmin)}, nil
+	}
+	if !generate {
+		return nil, nil // the generated key, if any, comes with the store's keys
 	}
 	path := filepath.Join(a.cfg.DataDir, "admin.key")
 	keys, err := a.store.Keys(ctx)
@@ -267,7 +295,7 @@ func (a *app) adminKey(ctx context.Context, stdout io.Writer) ([]eye.Key, error)
 
 // loadSchemas stores the schemas of a folder that differ from the active
 // ones. A bad file stops the start: the tracking plan must be whole.
-func loadSchemas(ctx context.Context, store *sqlite.Store, dir string, log *slog.Logger) error {
+func loadSchemas(ctx context.Context, store store, dir string, log *slog.Logger) error {
 	files, problems := schema.ReadDir(dir)
 	if len(problems) > 0 {
 		return fmt.Errorf("schemas in %s: %w", dir, errors.Join(problems...))

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/theeye/eye/internal/api"
 )
 
 // config is the configuration of eye serve and eye migrate. Every setting
@@ -16,9 +18,12 @@ import (
 // case): a flag wins over its twin, which wins over the default.
 type config struct {
 	Addr            string
+	Role            string
 	DataDir         string
 	DatabaseURL     string
 	NATSURL         string
+	NATSReplicas    int
+	NATSPrefix      string
 	AdminKey        string
 	FutureTolerance time.Duration
 	QueueMaxBytes   int64
@@ -36,9 +41,12 @@ type config struct {
 // flags registers the settings on fs.
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8000", "address to listen on")
+	fs.StringVar(&c.Role, "role", "all", "what this process runs: all, or a comma-separated list of ingest, worker, api")
 	fs.StringVar(&c.DataDir, "data-dir", "./eye-data", "directory of the embedded store and queue, and of the generated admin key")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "store: empty for SQLite in the data directory, or sqlite:PATH")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "queue: empty for NATS JetStream embedded in the process, or nats://HOST:PORT of a server or cluster")
+	fs.StringVar(&c.NATSPrefix, "nats-prefix", "eye", "names the queue's stream (in upper case) and subjects, so that installations can share a NATS cluster")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", 0, "replicas of the queue's stream on a cluster; 0: 3 when the cluster has at least 3 servers, else 1")
 	fs.StringVar(&c.AdminKey, "admin-key", "", "a full-access API key; when empty, one is generated on first start into DATA_DIR/admin.key")
 	fs.DurationVar(&c.FutureTolerance, "future-tolerance", 60*time.Second, "how far past its arrival an event's timestamp may be")
 	fs.Int64Var(&c.QueueMaxBytes, "queue-max-bytes", 1<<30, "the queue's size limit in bytes; when full, ingest answers 503")
@@ -127,6 +135,15 @@ func (c *config) check() error {
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		errs = append(errs, errors.New("batch-size must be from 1 to 10000"))
 	}
+	if _, err := parseRoles(c.Role); err != nil {
+		errs = append(errs, err)
+	}
+	if !validPrefix(c.NATSPrefix) {
+		errs = append(errs, fmt.Errorf("nats-prefix %q: use letters, digits, - and _", c.NATSPrefix))
+	}
+	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
+		errs = append(errs, errors.New("nats-replicas must be from 0 to 5"))
+	}
 	if c.Workers < 0 || c.Workers > 64 {
 		errs = append(errs, errors.New("workers must be from 0 to 64"))
 	}
@@ -172,4 +189,42 @@ func (c *config) databasePath() string {
 		return p
 	}
 	return c.DataDir + string(os.PathSeparator) + "eye.db"
+}
+
+// parseRoles reads a role list: all, or ingest, worker and api combined.
+func parseRoles(list string) (api.Roles, error) {
+	var r api.Roles
+	for role := range strings.SplitSeq(list, ",") {
+		switch strings.TrimSpace(role) {
+		case "all":
+			r = api.Roles{Ingest: true, Worker: true, Query: true}
+		case "ingest":
+			r.Ingest = true
+		case "worker":
+			r.Worker = true
+		case "api":
+			r.Query = true
+		default:
+			return r, fmt.Errorf("role: %q is not a role (all, ingest, worker, api)", role)
+		}
+	}
+	return r, nil
+}
+
+// roles is the process's roles (checked by check).
+func (c *config) roles() api.Roles {
+	r, _ := parseRoles(c.Role)
+	return r
+}
+
+func validPrefix(p string) bool {
+	if p == "" || len(p) > 32 {
+		return false
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

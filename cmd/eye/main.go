@@ -113,7 +113,7 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 
 func migrate(ctx context.Context, c config, stderr io.Writer) error {
 	log := c.logger(stderr)
-	s, err := openStore(ctx, c)
+	s, err := openStore(ctx, c, true)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/sqlite"
 )
@@ -68,9 +71,11 @@ func startServiceEnv(t *testing.T, env map[string]string) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
+	key := []byte(env["EYE_ADMIN_KEY"])
+	if len(key) == 0 {
+		if key, err = os.ReadFile(filepath.Join(dir, "admin.key")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if strings.Contains(out.String(), strings.TrimSpace(string(key))) {
 		t.Error("the admin key was printed; only its file's path may be")
@@ -732,4 +737,113 @@ func TestTailAndStats(t *testing.T) {
 		!strings.Contains(err.Error(), "401") {
 		t.Errorf("stats with a wrong key: %v", err)
 	}
+}
+
+// externalNATS returns the URL of the NATS server for tests of separate
+// roles, or skips the test.
+func externalNATS(t *testing.T) string {
+	t.Helper()
+	url := os.Getenv("EYE_TEST_NATS_URL")
+	if url == "" {
+		if os.Getenv("EYE_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("EYE_TEST_NATS_URL is unset, and EYE_TEST_REQUIRE_SERVICES=1 requires this test")
+		}
+		t.Skip("EYE_TEST_NATS_URL is unset: separate roles need an external NATS server")
+	}
+	return url
+}
+
+// TestRoles runs ingest, a worker and the query API as three services
+// sharing an external NATS server and one store, and checks that each does
+// its part only, and that a key revoked and a schema changed through the
+// API reach the others within five seconds.
+func TestRoles(t *testing.T) {
+	url := externalNATS(t)
+	dir := t.TempDir()
+	prefix := "eyeroles" + strings.ReplaceAll(eye.NewID(), "-", "")[:12]
+	base := map[string]string{"EYE_NATS_URL": url, "EYE_NATS_PREFIX": prefix, "EYE_DATA_DIR": dir,
+		"EYE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "eye.db"), "EYE_ADMIN_KEY": "eye_roles-admin-key"}
+	with := func(role string) map[string]string {
+		env := maps.Clone(base)
+		env["EYE_ROLE"] = role
+		return env
+	}
+	// The API first: it migrates the store.
+	query := startServiceEnv(t, with("api"))
+	defer query.stop()
+	ingest := startServiceEnv(t, with("ingest"))
+	defer ingest.stop()
+	work := startServiceEnv(t, with("worker"))
+	defer work.stop()
+	defer func() {
+		nc, err := nats.Connect(url)
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			_ = js.DeleteStream(context.Background(), strings.ToUpper(prefix))
+			nc.Close()
+		}
+	}()
+
+	session := eye.NewID()
+	ev := event(session, "page interaction", "pageview", "2021-01-01T09:15:27Z", map[string]any{"host": "www.example.com", "path": "/"})
+	if status, b := ingest.do("POST", "/events/", ev, "application/json"); status != 202 {
+		t.Fatalf("ingest: %d %s", status, b)
+	}
+	if status, _ := ingest.do("GET", "/events/", nil, ""); status != 405 {
+		t.Errorf("GET /events/ on ingest: %d, want 405 (ingest serves no queries)", status)
+	}
+	if status, _ := query.do("POST", "/events/", ev, "application/json"); status != 405 {
+		t.Errorf("POST /events/ on the API: %d, want 405", status)
+	}
+	query.waitStored(1, 0)
+	for _, s := range []*service{ingest, work, query} {
+		if status, b := s.do("GET", "/readyz", nil, ""); status != 200 {
+			t.Errorf("readyz: %d %s", status, b)
+		}
+	}
+
+	// A schema put through the API reaches the worker.
+	status, _ := query.do("PUT", "/schemas/page%20interaction/pageview/", `{"required": ["referrer"]}`, "application/json")
+	if status != 201 {
+		t.Fatalf("PUT schema: %d", status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ingest.do("POST", "/events/", ev, "application/json")
+		if len(query.all("/errors/?code=schema_violation")) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not apply the new schema within 5s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A key made and revoked through the API works, then stops working, on ingest.
+	status, b := query.do("POST", "/applications/", map[string]any{"name": "shop"}, "application/json")
+	var app map[string]any
+	json.Unmarshal(b, &app)
+	status, b = query.do("POST", "/applications/"+app["id"].(string)+"/keys/", map[string]any{"scopes": []string{"ingest"}}, "application/json")
+	var key map[string]any
+	json.Unmarshal(b, &key)
+	if status != 201 {
+		t.Fatalf("create key: %d %s", status, b)
+	}
+	shop := &service{t: t, url: ingest.url, key: key["key"].(string), http: ingest.http}
+	eventually := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if status, _ := shop.do("POST", "/events/", ev, "application/json"); status == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the ingest process did not answer %d within 5s", want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	eventually(202)
+	query.do("DELETE", "/applications/"+app["id"].(string)+"/keys/"+key["id"].(string)+"/", nil, "")
+	eventually(401)
 }

@@ -30,6 +30,7 @@ type Config struct {
 	Replay  *replay.Replayer
 	Logger  *slog.Logger
 	Metrics *metric.Metrics // nil: counted nowhere
+	Roles   Roles           // the zero value: all of them
 
 	MaxEventBytes  int64 // body limit of one event (default 32 KiB)
 	MaxBatchBytes  int64 // body limit of a batch (default 1 MiB)
@@ -42,6 +43,13 @@ type Config struct {
 	FailedAuthInterval time.Duration
 }
 
+// Roles are the parts of The Eye a process runs: ingest (the POST routes),
+// workers (no routes: they only change what /readyz checks) and the query
+// API (every other route). The zero value runs them all.
+type Roles struct {
+	Ingest, Worker, Query bool
+}
+
 // Refresher reloads something from the store at once.
 type Refresher interface {
 	Refresh(ctx context.Context) error
@@ -50,6 +58,7 @@ type Refresher interface {
 // Server is the HTTP API.
 type Server struct {
 	cfg      Config
+	roles    Roles
 	log      *slog.Logger
 	mux      *http.ServeMux
 	metrics  *metric.Metrics
@@ -82,7 +91,10 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metric.New()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
+	if cfg.Roles == (Roles{}) {
+		cfg.Roles = Roles{Ingest: true, Worker: true, Query: true}
+	}
+	s := &Server{cfg: cfg, roles: cfg.Roles, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
 		failures: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthInterval),
 		pipeline: &pipeline{queue: cfg.Queue, store: cfg.Store},
 		hub:      &hub{queue: cfg.Queue, log: cfg.Logger, clients: map[*streamClient]bool{}}}
@@ -99,10 +111,18 @@ func (s *Server) routes() {
 	s.public("GET /readyz", s.readyz)
 	s.docsRoutes() // GET /openapi.json, /openapi.yaml, /docs/
 
-	// Ingest.
-	s.handle("POST /events", eye.ScopeIngest, s.postEvent)
-	s.handle("POST /events/batch", eye.ScopeIngest, s.postBatch)
-	s.handle("POST /sessions", eye.ScopeIngest, s.postSession)
+	// Every process: its metrics, and the pipeline's health.
+	s.handle("GET /metrics", eye.ScopeRead, s.getMetrics)
+	s.handle("GET /status", eye.ScopeRead, s.getStatus)
+
+	if s.roles.Ingest {
+		s.handle("POST /events", eye.ScopeIngest, s.postEvent)
+		s.handle("POST /events/batch", eye.ScopeIngest, s.postBatch)
+		s.handle("POST /sessions", eye.ScopeIngest, s.postSession)
+	}
+	if !s.roles.Query {
+		return
+	}
 
 	// Queries.
 	s.handle("GET /events", eye.ScopeRead, s.listEvents)
@@ -115,8 +135,6 @@ func (s *Server) routes() {
 	s.handle("GET /event-types", eye.ScopeRead, s.listEventTypes)
 	s.handle("GET /events/stream", eye.ScopeRead, s.streamEvents)
 	s.handle("GET /stats", eye.ScopeRead, s.getStats)
-	s.handle("GET /status", eye.ScopeRead, s.getStatus)
-	s.handle("GET /metrics", eye.ScopeRead, s.getMetrics)
 	s.handle("GET /schemas", eye.ScopeRead, s.listSchemas)
 	s.handle("GET /schemas/{category}/{name}", eye.ScopeRead, s.getSchema)
 	s.handle("GET /schemas/{category}/{name}/versions/{version}", eye.ScopeRead, s.getSchemaVersion)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,12 +23,15 @@ import (
 	"github.com/theeye/eye"
 )
 
-// Names in JetStream.
-const (
-	StreamName   = "EYE"
-	Subject      = "eye.ingest"
-	ConsumerName = "worker"
-)
+// ConsumerName is the workers' durable consumer.
+const ConsumerName = "worker"
+
+// Names in NATS, from a prefix ("eye"): the stream EYE on the subject
+// eye.ingest, and notices on eye.notices. Several installations (or tests)
+// share a NATS cluster with different prefixes.
+func (q *Queue) streamName() string    { return strings.ToUpper(q.opts.Prefix) }
+func (q *Queue) subject() string       { return q.opts.Prefix + ".ingest" }
+func (q *Queue) noticeSubject() string { return q.opts.Prefix + ".notices" }
 
 // Message headers. A queue message says its kind, "batch": its body holds
 // framed messages (frame.go). Other headers are read only to keep, as error
@@ -47,8 +51,12 @@ type Options struct {
 	Dir string
 	// MaxBytes bounds the stream; once full, publishes fail.
 	MaxBytes int64
-	// Replicas of the stream on a cluster (1 when embedded).
+	// Replicas of the stream on a cluster: 0 chooses 3 when the cluster
+	// has at least three servers, 1 otherwise (and when embedded).
 	Replicas int
+	// Prefix names the stream and subjects ("eye": the stream EYE on
+	// eye.ingest), so that several installations can share a cluster.
+	Prefix string
 	// DuplicateWindow is how long the queue remembers message ids to drop
 	// a republished message.
 	DuplicateWindow time.Duration
@@ -80,8 +88,8 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Replicas == 0 {
-		opts.Replicas = 1
+	if opts.Prefix == "" {
+		opts.Prefix = "eye"
 	}
 	if opts.DuplicateWindow == 0 {
 		opts.DuplicateWindow = 2 * time.Minute
@@ -107,6 +115,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	connOpts = append(connOpts,
 		nats.Name("eye"),
 		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				q.log.Warn("queue disconnected", "error", err)
@@ -120,6 +129,12 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("connect to queue: %w", err)
 	}
 	q.nc = nc
+	if q.opts.Replicas == 0 {
+		q.opts.Replicas = 1
+		if q.srv == nil && len(nc.Servers()) >= 3 {
+			q.opts.Replicas = 3 // a node lost never loses an acknowledged event
+		}
+	}
 	q.js, err = jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(16384),
 		jetstream.WithPublishAsyncTimeout(10*time.Second),
@@ -161,9 +176,9 @@ func startServer(dir string, log *slog.Logger) (*server.Server, error) {
 func (q *Queue) setup(ctx context.Context) error {
 	var err error
 	q.stream, err = q.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamName,
+		Name:        q.streamName(),
 		Description: "Everything ingest recorded, until a worker stores it",
-		Subjects:    []string{Subject},
+		Subjects:    []string{q.subject()},
 		Retention:   jetstream.WorkQueuePolicy,
 		Discard:     jetstream.DiscardNew,
 		MaxBytes:    q.opts.MaxBytes,
@@ -172,7 +187,7 @@ func (q *Queue) setup(ctx context.Context) error {
 		Duplicates:  q.opts.DuplicateWindow,
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", StreamName, err)
+		return fmt.Errorf("create stream %s (replicas %d): %w", q.streamName(), q.opts.Replicas, err)
 	}
 	q.cons, err = q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
@@ -249,7 +264,7 @@ func (q *Queue) publishFrames(msgs []eye.Message, size int) (pendingAck, error) 
 	}
 	h := nats.Header{}
 	h.Set(hdrKind, kindBatch)
-	f, err := q.js.PublishMsgAsync(&nats.Msg{Subject: Subject, Header: h, Data: body}, jetstream.WithMsgID(chunkID(msgs)))
+	f, err := q.js.PublishMsgAsync(&nats.Msg{Subject: q.subject(), Header: h, Data: body}, jetstream.WithMsgID(chunkID(msgs)))
 	if err != nil {
 		return pendingAck{}, refused(err)
 	}
@@ -373,7 +388,6 @@ func (q *Queue) Listen(fn func([]byte)) (func(), error) {
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
-func (q *Queue) noticeSubject() string { return "eye.notices" }
 
 // Ready reports whether the queue accepts publishes: connected, and the
 // stream not full.
