@@ -26,3 +26,10 @@ lint:
 
 ci:
 	.ci/run
+
+# The load benchmark (docs/benchmarks.md): builds The Eye, runs it on
+# temporary data directories and prints the table; the full run stores 10
+# million events and takes 15 minutes or more. BENCHFLAGS=-quick: a short run.
+.PHONY: bench
+bench:
+	go run ./cmd/eye-bench $(BENCHFLAGS)
