@@ -85,7 +85,7 @@ const (
 	CodeUnknownField     = "unknown_field"      // a body names a member it may not have
 	CodeInvalidValue     = "invalid_value"      // a member's value is not one of those allowed
 	CodeStoreRejected    = "store_rejected"     // the store refused the event on its own
-	CodeUnreadable       = "unreadable_message" // a queued message The Eye did not write
+	CodeUndecodable      = "undecodable"        // a queued message that cannot be decoded (poison)
 	CodeSchemaViolation  = "schema_violation"   // data breaks its type's JSON Schema
 	CodeUnknownEventType = "unknown_event_type" // the type has no schema and unknown types are rejected
 )

@@ -79,13 +79,16 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		}
 		log.Warn("load keys: the store is unreachable; only EYE_ADMIN_KEY works until it answers", "error", err)
 	}
+	syncEvery, syncAlways, _ := c.fsync()
 	a.queue, err = natsq.Open(ctx, natsq.Options{
-		URL:      c.NATSURL,
-		Dir:      filepath.Join(c.DataDir, "nats"),
-		MaxBytes: c.QueueMaxBytes,
-		Replicas: c.NATSReplicas,
-		Prefix:   c.NATSPrefix,
-		Logger:   log,
+		SyncInterval: syncEvery,
+		SyncAlways:   syncAlways,
+		URL:          c.NATSURL,
+		Dir:          filepath.Join(c.DataDir, "nats"),
+		MaxBytes:     c.QueueMaxBytes,
+		Replicas:     c.NATSReplicas,
+		Prefix:       c.NATSPrefix,
+		Logger:       log,
 	})
 	if err != nil {
 		return nil, err
@@ -243,7 +246,9 @@ func openStore(ctx context.Context, c config, migrate bool) (store, error) {
 	if err := os.MkdirAll(filepath.Dir(c.databasePath()), 0o700); err != nil {
 		return nil, fmt.Errorf("store directory: %w", err)
 	}
-	s, err := sqlite.Open(c.databasePath(), sqlite.Options{})
+	// FULL: a worker acknowledges queue messages only after its commit,
+	// so the commit must survive what the queue's copy would have.
+	s, err := sqlite.Open(c.databasePath(), sqlite.Options{Synchronous: "FULL"})
 	if err != nil {
 		return nil, err
 	}

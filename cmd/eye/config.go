@@ -30,6 +30,7 @@ type config struct {
 	BatchSize       int
 	Workers         int
 	ShutdownTimeout time.Duration
+	Fsync           string
 	SchemasDir      string
 	UnknownTypes    string
 	DebugAddr       string
@@ -50,6 +51,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminKey, "admin-key", "", "a full-access API key; when empty, one is generated on first start into DATA_DIR/admin.key")
 	fs.DurationVar(&c.FutureTolerance, "future-tolerance", 60*time.Second, "how far past its arrival an event's timestamp may be")
 	fs.Int64Var(&c.QueueMaxBytes, "queue-max-bytes", 1<<30, "the queue's size limit in bytes; when full, ingest answers 503")
+	fs.StringVar(&c.Fsync, "fsync", "1s", "how the embedded queue flushes to disk: an interval (an OS crash or power loss may lose acknowledged events of that last interval), or always (before each acknowledgement)")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "messages a worker stores per transaction at most")
 	fs.IntVar(&c.Workers, "workers", 1, "workers in this process (0: none, the queue keeps what ingest accepts)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
@@ -134,6 +136,9 @@ func (c *config) check() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		errs = append(errs, errors.New("batch-size must be from 1 to 10000"))
+	}
+	if _, _, err := c.fsync(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := parseRoles(c.Role); err != nil {
 		errs = append(errs, err)
@@ -227,4 +232,16 @@ func validPrefix(p string) bool {
 		}
 	}
 	return true
+}
+
+// fsync reads EYE_FSYNC: always, or an interval.
+func (c *config) fsync() (interval time.Duration, always bool, err error) {
+	if c.Fsync == "always" {
+		return 0, true, nil
+	}
+	d, err := time.ParseDuration(c.Fsync)
+	if err != nil || d <= 0 {
+		return 0, false, fmt.Errorf("fsync must be always or an interval such as 1s, not %q", c.Fsync)
+	}
+	return d, false, nil
 }

@@ -65,7 +65,11 @@ type Options struct {
 	AckWait time.Duration
 	// MaxAckPending bounds the messages held by workers at once.
 	MaxAckPending int
-	Logger        *slog.Logger
+	// SyncInterval is how often the embedded server flushes its files to
+	// disk (fsync); SyncAlways flushes every write before acknowledging it.
+	SyncInterval time.Duration
+	SyncAlways   bool
+	Logger       *slog.Logger
 }
 
 // Queue is an eye.Queue on JetStream.
@@ -104,7 +108,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	var connOpts []nats.Option
 	url := opts.URL
 	if url == "" {
-		srv, err := startServer(opts.Dir, opts.Logger)
+		srv, err := startServer(opts, opts.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -151,15 +155,17 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	return q, nil
 }
 
-func startServer(dir string, log *slog.Logger) (*server.Server, error) {
+func startServer(opts Options, log *slog.Logger) (*server.Server, error) {
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "eye-embedded",
 		DontListen: true,
 		JetStream:  true,
-		StoreDir:   dir,
+		StoreDir:   opts.Dir,
 		NoSigs:     true,
 		// A batch refused as a whole is kept whole in an error record.
-		MaxPayload: 4 << 20,
+		MaxPayload:   4 << 20,
+		SyncInterval: opts.SyncInterval,
+		SyncAlways:   opts.SyncAlways,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded queue: %w", err)
@@ -387,7 +393,6 @@ func (q *Queue) Listen(fn func([]byte)) (func(), error) {
 	_ = sub.SetPendingLimits(64<<10, 256<<20)
 	return func() { _ = sub.Unsubscribe() }, nil
 }
-
 
 // Ready reports whether the queue accepts publishes: connected, and the
 // stream not full.

@@ -191,7 +191,7 @@ func (w *Worker) account(ds []eye.Delivery, b eye.Batch, res eye.WriteResult, he
 		default:
 			// Refused bodies and batch elements were never accepted: they
 			// are counted by ingest as malformed requests.
-			if code := rec.Reasons[0].Code; code != eye.CodeMalformedJSON && code != eye.CodeUnreadable {
+			if code := rec.Reasons[0].Code; code != eye.CodeMalformedJSON && code != eye.CodeUndecodable {
 				m.Rejected.WithLabelValues(m.App(rec.ApplicationID), code).Inc()
 			}
 			notices = append(notices, seqNotice{rec.Seq, eye.RejectedNotice(rec)})
@@ -273,7 +273,7 @@ func (w *Worker) add(b *eye.Batch, m eye.Message) {
 			m.ReceivedAt = time.Now().UTC()
 		}
 		b.Errors = append(b.Errors, eye.NewErrorRecord(m, eye.Event{}, []eye.Reason{
-			{Code: eye.CodeUnreadable, Message: "a queued message without The Eye's headers: " + m.Detail},
+			{Code: eye.CodeUndecodable, Message: "a queued message without The Eye's headers: " + m.Detail},
 		}))
 	}
 }

@@ -132,7 +132,7 @@ func TestSortsMessages(t *testing.T) {
 	for _, rec := range b.Errors {
 		codes[rec.ID] = rec.Reasons[0].Code
 	}
-	if codes[id(bad)] != eye.CodeMissingField || codes[id(mal)] != eye.CodeMalformedJSON || codes[id(odd)] != eye.CodeUnreadable {
+	if codes[id(bad)] != eye.CodeMissingField || codes[id(mal)] != eye.CodeMalformedJSON || codes[id(odd)] != eye.CodeUndecodable {
 		t.Errorf("error codes = %v", codes)
 	}
 	for i, a := range []*acker{a1, a2, a3, a4, a5} {
