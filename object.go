@@ -6,11 +6,29 @@ import (
 	"fmt"
 )
 
+// TrimJSONSpace trims JSON's white space (space, tab, line feed, carriage
+// return) from both ends of b; unlike bytes.TrimSpace, nothing else.
+func TrimJSONSpace(b []byte) []byte {
+	start, end := skipSpace(b, 0), trailingSpace(b)
+	if start >= end {
+		return b[:0]
+	}
+	return b[start:end]
+}
+
+func trailingSpace(b []byte) int {
+	end := len(b)
+	for end > 0 && (b[end-1] == ' ' || b[end-1] == '\t' || b[end-1] == '\n' || b[end-1] == '\r') {
+		end--
+	}
+	return end
+}
+
 // DecodeObject decodes a JSON object into its members, each value the
 // bytes sent (a slice of b: nothing is copied). For a member given twice,
 // the last one counts, as with encoding/json.
 func DecodeObject(b []byte) (map[string]json.RawMessage, error) {
-	b = bytes.TrimSpace(b)
+	b = TrimJSONSpace(b)
 	if len(b) == 0 {
 		return nil, fmt.Errorf("the body is empty")
 	}
@@ -33,7 +51,7 @@ func DecodeObject(b []byte) (map[string]json.RawMessage, error) {
 // one counts.
 func Member(object []byte, key string) json.RawMessage {
 	var found json.RawMessage
-	for k, v := range members(bytes.TrimSpace(object)) {
+	for k, v := range members(TrimJSONSpace(object)) {
 		if k == key {
 			found = v
 		}
@@ -135,7 +153,7 @@ func unquote(s []byte) string {
 // Elements returns the elements of a JSON array, each the bytes sent (a
 // slice of b), or an error when b is not valid JSON or not an array.
 func Elements(b []byte) ([]json.RawMessage, error) {
-	b = bytes.TrimSpace(b)
+	b = TrimJSONSpace(b)
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("the body is not valid JSON")
 	}

@@ -11,11 +11,12 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of the members of an event, in characters.
+// Limits of the members of an event, in characters, and of data's depth.
 const (
 	MaxCategoryLen = 50
 	MaxNameLen     = 150
 	MaxEventIDLen  = 200
+	MaxDataDepth   = 32 // objects and arrays nested in data, data itself included
 )
 
 // Rules are the rules every event must follow: the generic ones, then
@@ -108,6 +109,8 @@ func (r Rules) readMutable(fields map[string]json.RawMessage, ev *Event) []Reaso
 		add(&Reason{Code: CodeDataNotObject, Field: "data", Message: "data is not valid JSON"})
 	} else if len(data) == 2 {
 		add(&Reason{Code: CodeEmptyData, Field: "data", Message: "data is an empty object"})
+	} else if d := depth(data); d > MaxDataDepth {
+		add(&Reason{Code: CodeTooDeep, Field: "data", Message: fmt.Sprintf("data nests %d levels deep, more than %d", d, MaxDataDepth)})
 	} else {
 		ev.Data = data
 	}
@@ -154,6 +157,23 @@ func (r Rules) checkSchema(ev *Event) []Reason {
 		ev.SchemaVersion = version
 	}
 	return reasons
+}
+
+// depth returns how deeply objects and arrays nest in valid JSON.
+func depth(b []byte) int {
+	d, deepest := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i) - 1
+		case '{', '[':
+			d++
+			deepest = max(deepest, d)
+		case '}', ']':
+			d--
+		}
+	}
+	return deepest
 }
 
 // compact returns valid JSON without insignificant white space: raw

@@ -141,6 +141,8 @@ func TestParseEventReasons(t *testing.T) {
 		{"data string", with("data", `"{}"`), []string{"data_not_object:data"}},
 		{"data array", with("data", `[{"a": 1}]`), []string{"data_not_object:data"}},
 		{"empty data", with("data", `{ }`), []string{"empty_data:data"}},
+		{"data too deep", with("data", strings.Repeat(`{"a":`, 33)+"1"+strings.Repeat("}", 33)), []string{"too_deep:data"}},
+		{"data at the depth limit", with("data", strings.Repeat(`{"a":[`, 16)+`"]]}}"`+strings.Repeat("]}", 16)), nil},
 		{"no timestamp", with("timestamp", ""), []string{"missing_field:timestamp"}},
 		{"timestamp garbage", with("timestamp", `"yesterday"`), []string{"invalid_timestamp:timestamp"}},
 		{"timestamp number", with("timestamp", `1609492527`), []string{"invalid_timestamp:timestamp"}},

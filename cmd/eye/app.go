@@ -115,7 +115,7 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		}
 	}
 	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Schemas: registry,
-		Replay: a.replay, Logger: log, Metrics: metrics, Roles: roles})
+		Replay: a.replay, Logger: log, Metrics: metrics, Roles: roles, RateLimit: c.RateLimit, RateBurst: c.RateBurst})
 	a.worker = worker.New(worker.Config{Queue: a.queue, Store: a.store, Rules: rules, BatchSize: c.BatchSize,
 		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker"), Metrics: metrics,
 		Notify: a.queue.Notify})
@@ -126,9 +126,11 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	}
 	a.http = &http.Server{
 		Handler:           a.api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections
+		ReadTimeout:       60 * time.Second, // a whole request, body included
+		WriteTimeout:      60 * time.Second, // a whole answer (the live stream lifts it)
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	a.http.RegisterOnShutdown(a.api.Shutdown)

@@ -31,6 +31,8 @@ type config struct {
 	Workers         int
 	ShutdownTimeout time.Duration
 	Fsync           string
+	RateLimit       float64
+	RateBurst       int
 	SchemasDir      string
 	UnknownTypes    string
 	DebugAddr       string
@@ -52,6 +54,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FutureTolerance, "future-tolerance", 60*time.Second, "how far past its arrival an event's timestamp may be")
 	fs.Int64Var(&c.QueueMaxBytes, "queue-max-bytes", 1<<30, "the queue's size limit in bytes; when full, ingest answers 503")
 	fs.StringVar(&c.Fsync, "fsync", "1s", "how the embedded queue flushes to disk: an interval (an OS crash or power loss may lose acknowledged events of that last interval), or always (before each acknowledgement)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "events per second each application may send to this process (0: no limit); over it, 429 with Retry-After")
+	fs.IntVar(&c.RateBurst, "rate-burst", 0, "events an application may send at once above its rate (0: two seconds of its rate, at least 1000)")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "messages a worker stores per transaction at most")
 	fs.IntVar(&c.Workers, "workers", 1, "workers in this process (0: none, the queue keeps what ingest accepts)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
@@ -148,6 +152,9 @@ func (c *config) check() error {
 	}
 	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
 		errs = append(errs, errors.New("nats-replicas must be from 0 to 5"))
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		errs = append(errs, errors.New("rate-limit and rate-burst must not be negative"))
 	}
 	if c.Workers < 0 || c.Workers > 64 {
 		errs = append(errs, errors.New("workers must be from 0 to 64"))

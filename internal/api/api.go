@@ -41,6 +41,12 @@ type Config struct {
 	// one every FailedAuthInterval (default 3s).
 	FailedAuthBurst    int
 	FailedAuthInterval time.Duration
+
+	// RateLimit is the events per second each application may send to
+	// this process, with a burst of RateBurst (0: 2 s of events, at least
+	// 1,000); 0 sets no limit.
+	RateLimit float64
+	RateBurst int
 }
 
 // Roles are the parts of The Eye a process runs: ingest (the POST routes),
@@ -63,6 +69,7 @@ type Server struct {
 	mux      *http.ServeMux
 	metrics  *metric.Metrics
 	failures *failureLimiter // failed authentications per client address
+	rates    *appLimiter     // events per application; nil: no limit
 	pipeline *pipeline       // the pipeline's health, for /status and gauges
 	hub      *hub            // live stream clients
 	openapi  openAPI         // the OpenAPI document, and the patterns registered (docs.go)
@@ -96,6 +103,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, roles: cfg.Roles, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
 		failures: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthInterval),
+		rates:    newAppLimiter(cfg.RateLimit, cfg.RateBurst),
 		pipeline: &pipeline{queue: cfg.Queue, store: cfg.Store},
 		hub:      &hub{queue: cfg.Queue, log: cfg.Logger, clients: map[*streamClient]bool{}}}
 	s.routes()

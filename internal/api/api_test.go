@@ -35,6 +35,7 @@ type env struct {
 	worker  *worker.Worker
 	keys    *api.Keyring
 	metrics *metric.Metrics
+	api     *api.Server // the handler itself, without the conformance check
 }
 
 // newEnv starts the stack; opts may change the API's configuration.
@@ -69,7 +70,8 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 		opt(&cfg)
 	}
 	// Every request and answer is checked against the OpenAPI document.
-	e.srv = httptest.NewServer(newConformance(t, api.New(cfg), keys))
+	e.api = api.New(cfg)
+	e.srv = httptest.NewServer(newConformance(t, e.api, keys))
 	t.Cleanup(func() {
 		e.srv.Close()
 		cancel()

@@ -356,3 +356,27 @@ func TestKeyringSharedPrefix(t *testing.T) {
 		t.Error("Lookup found a key that does not exist")
 	}
 }
+
+// TestRateLimit: each application gets its rate; over it, 429 with
+// Retry-After; another application is not held back.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *api.Config) { c.RateLimit, c.RateBurst = 1, 20 })
+	app := e.createApp("busy")
+	busy, _ := e.createKey(app, "ingest")
+	for i := range 20 {
+		if res := e.do("POST", "/events/", busy, pageview(eye.NewID())); res.status != 202 {
+			t.Fatalf("event %d within the burst: %d", i, res.status)
+		}
+	}
+	res := e.do("POST", "/events/", busy, pageview(eye.NewID()))
+	wantProblem(t, res, 429, "rate_limited")
+	if ra := res.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+	wantProblem(t, e.do("POST", "/events/batch/", busy, []any{pageview(eye.NewID())}), 429, "rate_limited")
+	// The admin key's events belong to another application.
+	if res := e.admin("POST", "/events/", pageview(eye.NewID())); res.status != 202 {
+		t.Errorf("another application: %d", res.status)
+	}
+}

@@ -34,7 +34,7 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 // event_id when it sent one, so that a retried event keeps its id; it is
 // random otherwise.
 func eventMessage(app string, received time.Time, body []byte, valid bool) (eye.Message, string) {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := eye.TrimJSONSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		_, why := isObject(trimmed)
 		return eye.Message{}, why
@@ -65,7 +65,7 @@ func malformedMessage(app string, received time.Time, body []byte, detail string
 // isObject reports whether b is one valid JSON object, and if not, why
 // (a predicate for "the body" or "element 3").
 func isObject(b []byte) (bool, string) {
-	b = bytes.TrimSpace(b)
+	b = eye.TrimJSONSpace(b)
 	if len(b) == 0 {
 		return false, "is empty"
 	}
@@ -87,6 +87,10 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	app, received := applicationOf(r), now()
+	if wait, ok := s.rates.allow(app, 1); !ok {
+		limited(w, r, wait)
+		return
+	}
 	m, why := eventMessage(app, received, body, false)
 	if why != "" {
 		s.refuse(w, r, malformedMessage(app, received, body, "the body "+why))
@@ -144,6 +148,10 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The batch holds %d events, more than %d.", len(elems), s.cfg.MaxBatchEvents), nil)
 		return
 	}
+	if wait, ok := s.rates.allow(app, len(elems)); !ok {
+		limited(w, r, wait)
+		return
+	}
 	res := batchJSON{IDs: make([]*string, len(elems)), Errors: []batchElementError{}}
 	msgs := make([]eye.Message, len(elems))
 	for i, elem := range elems {
@@ -173,7 +181,7 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 // splitArray splits a JSON array into its elements, in one pass that also
 // checks the whole body is JSON.
 func splitArray(body []byte) ([]json.RawMessage, error) {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := eye.TrimJSONSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
 		return nil, fmt.Errorf("the body must be a JSON array of events (send one event to /events/)")
 	}
@@ -190,7 +198,7 @@ func splitArray(body []byte) ([]json.RawMessage, error) {
 func splitNDJSON(body []byte) []json.RawMessage {
 	var elems []json.RawMessage
 	for line := range bytes.SplitSeq(body, []byte("\n")) {
-		line = bytes.TrimSpace(line)
+		line = eye.TrimJSONSpace(line)
 		if len(line) > 0 {
 			elems = append(elems, line)
 		}
@@ -206,7 +214,7 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
+	if len(eye.TrimJSONSpace(body)) > 0 {
 		if ok, why := isObject(body); !ok {
 			writeProblem(w, r, http.StatusBadRequest, eye.CodeMalformedJSON, "The body "+why+".", nil)
 			return

@@ -158,6 +158,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	defer s.hub.remove(c)
 
 	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream has no end: no write timeout
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

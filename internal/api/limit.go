@@ -1,0 +1,62 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// appLimiter limits the events each application may send per second, with
+// a burst, per ingest process (token buckets: a batch of n events takes n
+// tokens).
+type appLimiter struct {
+	perSecond float64
+	burst     int
+
+	mu   sync.Mutex
+	apps map[string]*rate.Limiter
+}
+
+func newAppLimiter(perSecond float64, burst int) *appLimiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	if burst < 1 {
+		burst = max(int(2*perSecond), 1000)
+	}
+	return &appLimiter{perSecond: perSecond, burst: burst, apps: map[string]*rate.Limiter{}}
+}
+
+// allow takes n events' tokens from the application's bucket; when there
+// are not enough, it takes none and says how long until there are.
+func (l *appLimiter) allow(app string, n int) (time.Duration, bool) {
+	if l == nil {
+		return 0, true
+	}
+	l.mu.Lock()
+	lim := l.apps[app]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
+		l.apps[app] = lim
+	}
+	l.mu.Unlock()
+	now := time.Now()
+	n = min(n, l.burst) // a batch larger than the burst waits for a full bucket
+	r := lim.ReserveN(now, n)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// limited answers 429 for an application over its rate.
+func limited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	writeProblem(w, r, http.StatusTooManyRequests, "rate_limited",
+		"This application sends more events than its rate limit allows; retry later.", nil)
+}
