@@ -175,3 +175,65 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Error("no event was acknowledged")
 	}
 }
+
+// TestQueueFullRefuses fills the queue (no worker runs): past its limit,
+// ingest answers 503 with Retry-After, and every event acknowledged before
+// is stored once a worker runs.
+func TestQueueFullRefuses(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"EYE_DATA_DIR": dir, "EYE_WORKERS": "0", "EYE_QUEUE_MAX_BYTES": "1048576"}
+	s := startServiceEnv(t, env)
+	session := eye.NewID()
+	var acked []string
+	refused := 0
+	for i := 0; refused == 0 && i < 100; i++ {
+		var batch []any
+		for j := range 100 {
+			batch = append(batch, event(session, "c", "n", "2021-01-01T09:15:27Z", map[string]any{"i": i, "j": j, "pad": strings.Repeat("x", 200)}))
+		}
+		j, _ := json.Marshal(batch)
+		req, _ := http.NewRequest("POST", s.url+"/events/batch/", bytes.NewReader(j))
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := s.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			IDs []string `json:"ids"`
+		}
+		json.NewDecoder(res.Body).Decode(&m)
+		res.Body.Close()
+		switch res.StatusCode {
+		case 202:
+			acked = append(acked, m.IDs...)
+		case 503:
+			refused++
+			if res.Header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		default:
+			t.Fatalf("batch %d: %d", i, res.StatusCode)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("the queue never refused")
+	}
+	st := s.get("/status")
+	t.Logf("queue full after %d acknowledged events: %v", len(acked), st["queue"])
+	s.stop()
+
+	env["EYE_WORKERS"] = "1"
+	s = startServiceEnv(t, env)
+	defer s.stop()
+	s.waitStored(len(acked), 0)
+	stored := map[string]bool{}
+	for _, ev := range s.all("/events/?limit=1000") {
+		stored[ev["id"].(string)] = true
+	}
+	for _, id := range acked {
+		if !stored[id] {
+			t.Fatalf("acknowledged event %s was not stored", id)
+		}
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// 1,000); 0 sets no limit.
 	RateLimit float64
 	RateBurst int
+
+	// MaxBodyBytes bounds the bytes of ingest bodies held at once (default
+	// 256 MiB); over it, ingest answers 503 with Retry-After.
+	MaxBodyBytes int64
 }
 
 // Roles are the parts of The Eye a process runs: ingest (the POST routes),
@@ -70,6 +74,7 @@ type Server struct {
 	metrics  *metric.Metrics
 	failures *failureLimiter // failed authentications per client address
 	rates    *appLimiter     // events per application; nil: no limit
+	bodies   *bodyBudget     // bytes of ingest bodies in memory
 	pipeline *pipeline       // the pipeline's health, for /status and gauges
 	hub      *hub            // live stream clients
 	openapi  openAPI         // the OpenAPI document, and the patterns registered (docs.go)
@@ -85,6 +90,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBatchEvents == 0 {
 		cfg.MaxBatchEvents = 1000
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 256 << 20
 	}
 	if cfg.FailedAuthBurst == 0 {
 		cfg.FailedAuthBurst = 20
@@ -104,6 +112,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, roles: cfg.Roles, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
 		failures: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthInterval),
 		rates:    newAppLimiter(cfg.RateLimit, cfg.RateBurst),
+		bodies:   &bodyBudget{max: cfg.MaxBodyBytes},
 		pipeline: &pipeline{queue: cfg.Queue, store: cfg.Store},
 		hub:      &hub{queue: cfg.Queue, log: cfg.Logger, clients: map[*streamClient]bool{}}}
 	s.routes()
@@ -124,9 +133,9 @@ func (s *Server) routes() {
 	s.handle("GET /status", eye.ScopeRead, s.getStatus)
 
 	if s.roles.Ingest {
-		s.handle("POST /events", eye.ScopeIngest, s.postEvent)
-		s.handle("POST /events/batch", eye.ScopeIngest, s.postBatch)
-		s.handle("POST /sessions", eye.ScopeIngest, s.postSession)
+		s.handle("POST /events", eye.ScopeIngest, s.budgeted(s.cfg.MaxEventBytes, s.postEvent))
+		s.handle("POST /events/batch", eye.ScopeIngest, s.budgeted(s.cfg.MaxBatchBytes, s.postBatch))
+		s.handle("POST /sessions", eye.ScopeIngest, s.budgeted(s.cfg.MaxEventBytes, s.postSession))
 	}
 	if !s.roles.Query {
 		return

@@ -60,3 +60,47 @@ func limited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	writeProblem(w, r, http.StatusTooManyRequests, "rate_limited",
 		"This application sends more events than its rate limit allows; retry later.", nil)
 }
+
+// bodyBudget bounds the bytes of ingest bodies held in memory at once,
+// whatever the number of connections: a request that would go over it
+// waits for nothing and is answered 503 with Retry-After. Each request
+// counts for its Content-Length, or its limit when the length is unknown.
+type bodyBudget struct {
+	mu   sync.Mutex
+	max  int64
+	used int64
+}
+
+func (b *bodyBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *bodyBudget) give(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
+// budgeted wraps an ingest handler in the body budget.
+func (s *Server) budgeted(limit int64, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n := limit
+		if r.ContentLength >= 0 && r.ContentLength < limit {
+			n = r.ContentLength
+		}
+		if !s.bodies.take(n) {
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, r, http.StatusServiceUnavailable, "busy",
+				"The server holds as many request bodies as it may; retry in a moment.", nil)
+			return
+		}
+		defer s.bodies.give(n)
+		h(w, r)
+	}
+}
