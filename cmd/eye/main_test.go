@@ -821,6 +821,9 @@ func TestRoles(t *testing.T) {
 
 	// A key made and revoked through the API works, then stops working, on ingest.
 	status, b := query.do("POST", "/applications/", map[string]any{"name": "shop"}, "application/json")
+	if status != 201 {
+		t.Fatalf("create application: %d %s", status, b)
+	}
 	var app map[string]any
 	json.Unmarshal(b, &app)
 	status, b = query.do("POST", "/applications/"+app["id"].(string)+"/keys/", map[string]any{"scopes": []string{"ingest"}}, "application/json")
