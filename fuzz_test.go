@@ -60,13 +60,13 @@ func FuzzDecodeObject(f *testing.F) {
 		if werr != nil {
 			t.Fatalf("DecodeObject read %q, which encoding/json refuses: %v", b, werr)
 		}
+		if !utf8.Valid(b) {
+			return // encoding/json replaces invalid UTF-8 in keys: they may differ
+		}
 		if len(got) != len(want) {
 			t.Fatalf("%q: %d members, encoding/json %d", b, len(got), len(want))
 		}
 		for k, v := range want {
-			if !utf8.ValidString(k) {
-				continue // encoding/json replaces invalid UTF-8 in keys
-			}
 			if string(got[k]) != string(v) {
 				t.Fatalf("%q: member %q = %s, encoding/json %s", b, k, got[k], v)
 			}

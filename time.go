@@ -13,25 +13,26 @@ import (
 // time), and the same without an offset, read as UTC. Fractions may have
 // any number of digits.
 func ParseTime(s string) (time.Time, error) {
-	layouts := [...]string{
-		"2006-01-02T15:04:05.999999999Z07:00",
-		"2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02T15:04:05.999999999",
-		"2006-01-02 15:04:05.999999999",
-	}
-	// RFC 3339 allows a lower-case "t" and "z"; Go's layouts do not.
-	if len(s) > 10 && s[10] == 't' {
+	// One layout, RFC 3339 (which time.Parse reads fastest): a space or "t"
+	// after the date becomes "T", a lower-case "z" upper-case, and a time
+	// without an offset is in UTC.
+	if len(s) > 10 && (s[10] == ' ' || s[10] == 't') {
 		s = s[:10] + "T" + s[11:]
 	}
-	if strings.HasSuffix(s, "z") {
-		s = s[:len(s)-1] + "Z"
-	}
-	for _, layout := range layouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC().Truncate(time.Microsecond), nil
+	if n := len(s); n >= 19 {
+		switch {
+		case s[n-1] == 'z':
+			s = s[:n-1] + "Z"
+		case s[n-1] != 'Z' && !strings.ContainsAny(s[19:], "+-"):
+			s += "Z"
 		}
 	}
-	return time.Time{}, errors.New(`not a timestamp: want RFC 3339 (2021-01-01T09:15:27.243860Z) or "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC`)
+	layout := time.RFC3339Nano
+	t, err := time.Parse(layout, s)
+	if err != nil {
+		return time.Time{}, errors.New(`not a timestamp: want RFC 3339 (2021-01-01T09:15:27.243860Z) or "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC`)
+	}
+	return t.UTC().Truncate(time.Microsecond), nil
 }
 
 // FormatTime formats t as RFC 3339 in UTC with exactly six fractional

@@ -6,13 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/theeye/eye"
-	"github.com/theeye/eye/internal/api"
 )
 
 // TestBadRequestCatalogue sends hostile and malformed requests: each gets
@@ -198,54 +196,5 @@ func TestSlowAndEndlessBodies(t *testing.T) {
 		if len(answer) > 0 && !bytes.HasPrefix(answer, []byte("HTTP/1.1 4")) {
 			t.Errorf("%q: answered %.200s", req[:30], answer)
 		}
-	}
-}
-
-// TestBodyBudget: past the bytes of bodies the server may hold at once,
-// ingest answers 503 busy with Retry-After instead of holding more.
-func TestBodyBudget(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, func(c *api.Config) { c.MaxBodyBytes = 40 << 10 })
-	// The handler itself: the conformance check would read the body first.
-	srv := httptest.NewServer(e.api)
-	defer srv.Close()
-	post := func(body io.Reader, length int64) response {
-		req, _ := http.NewRequest("POST", srv.URL+"/events/", body)
-		req.Header.Set("Authorization", "Bearer "+adminKey)
-		req.Header.Set("Content-Type", "application/json")
-		req.ContentLength = length
-		res, err := srv.Client().Do(req)
-		if err != nil {
-			return response{body: []byte(err.Error())}
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return response{status: res.StatusCode, header: res.Header, body: b}
-	}
-	// Hold 32 KiB with a body that never ends, then send another 30 KiB.
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go post(pr, 32<<10)
-	pw.Write([]byte(`{"a": "`))
-	big := `{"x": "` + strings.Repeat("y", 30<<10) + `"}`
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		res := post(strings.NewReader(big), int64(len(big)))
-		if res.status == 503 {
-			p := wantProblem(t, res, 503, "busy")
-			if res.header.Get("Retry-After") == "" || p["detail"] == "" {
-				t.Errorf("503 busy: %v", res.header)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never busy: %d", res.status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Small events still fit.
-	small := string(mustJSON(t, pageview(eye.NewID())))
-	if res := post(strings.NewReader(small), int64(len(small))); res.status != 202 {
-		t.Errorf("a small event while busy: %d", res.status)
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -158,4 +159,112 @@ func optionalTime(t time.Time) *string {
 	}
 	s := eye.FormatTime(t)
 	return &s
+}
+
+// appendEvent appends an event's JSON: the same bytes encoding/json writes
+// for eventJSON (with HTML escaping off), without reflection, for lists of
+// events, the largest answers. data is appended as stored: compact, valid
+// JSON.
+func appendEvent(b []byte, ev eye.Event) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, ev.ID)
+	b = append(b, `,"event_id":`...)
+	b = appendOptional(b, ev.EventID)
+	b = append(b, `,"session_id":`...)
+	b = appendString(b, ev.SessionID)
+	b = append(b, `,"application_id":`...)
+	b = appendString(b, ev.ApplicationID)
+	b = append(b, `,"category":`...)
+	b = appendString(b, ev.Category)
+	b = append(b, `,"name":`...)
+	b = appendString(b, ev.Name)
+	b = append(b, `,"data":`...)
+	b = append(b, ev.Data...)
+	b = append(b, `,"timestamp":"`...)
+	b = append(b, eye.FormatTime(ev.Timestamp)...)
+	b = append(b, `","sent_at":`...)
+	if ev.SentAt.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = append(b, eye.FormatTime(ev.SentAt)...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"received_at":"`...)
+	b = append(b, eye.FormatTime(ev.ReceivedAt)...)
+	b = append(b, `","clock_offset_us":`...)
+	if ev.SentAt.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, ev.ClockOffset.Microseconds(), 10)
+	}
+	b = append(b, `,"schema_version":`...)
+	if ev.SchemaVersion > 0 {
+		b = strconv.AppendInt(b, int64(ev.SchemaVersion), 10)
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, '}')
+}
+
+func appendOptional(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json does
+// with HTML escaping off: invalid UTF-8 becomes U+FFFD, and U+2028 and
+// U+2029 are escaped.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

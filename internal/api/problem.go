@@ -23,6 +23,10 @@ type problem struct {
 	ErrorID  string       `json:"error_id,omitempty"` // the error record kept of the body
 }
 
+// statusClientClosed is the status of a request whose client went away
+// before its answer (nginx's 499).
+const statusClientClosed = 499
+
 // status maps a domain error code to its HTTP status. It is the one place
 // where domain codes meet HTTP.
 func status(code string) int {
@@ -45,6 +49,14 @@ func status(code string) int {
 // fail answers with the problem an error describes. Errors that are not
 // the domain's are logged and answered with a generic message.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away: nobody reads the answer. 499, as proxies
+		// say, keeps it apart from the server's own errors in logs and
+		// metrics.
+		s.log.Debug("client went away", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path, "error", err)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	code := eye.ErrorCode(err)
 	st := status(code)
 	switch {

@@ -2,6 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,3 +76,41 @@ func TestHubDropsSlowClients(t *testing.T) {
 type discard struct{}
 
 func (discard) Warn(string, ...any) {}
+
+// TestBodyBudget: past the bytes of bodies the server may hold at once,
+// ingest answers 503 busy with Retry-After instead of holding more.
+func TestBodyBudget(t *testing.T) {
+	s := &Server{bodies: &bodyBudget{max: 40 << 10}, log: slog.New(slog.DiscardHandler)}
+	release := make(chan struct{})
+	held := make(chan struct{})
+	handler := s.budgeted(32<<10, func(w http.ResponseWriter, r *http.Request) {
+		close(held)
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+	})
+	request := func(length int64) *http.Request {
+		r := httptest.NewRequest("POST", "/events/", strings.NewReader("{}"))
+		r.ContentLength = length
+		return r
+	}
+	go handler(httptest.NewRecorder(), request(32<<10))
+	<-held
+	// 30 KiB more would pass the budget: refused at once.
+	rec := httptest.NewRecorder()
+	s.budgeted(32<<10, func(http.ResponseWriter, *http.Request) { t.Error("a body over the budget was handled") })(rec, request(30<<10))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"code":"busy"`) {
+		t.Errorf("over the budget: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	// A small one fits; an unknown length counts as the limit.
+	rec = httptest.NewRecorder()
+	s.budgeted(32<<10, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })(rec, request(1<<10))
+	if rec.Code != 202 {
+		t.Errorf("a small body: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	s.budgeted(32<<10, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(202) })(rec, request(-1))
+	if rec.Code != 503 {
+		t.Errorf("an unknown length over the budget: %d", rec.Code)
+	}
+	close(release)
+}

@@ -114,7 +114,7 @@ func (s *Store) Errors(ctx context.Context, f eye.ErrorFilter) (eye.Page[eye.Err
 // UpdateErrorReasons replaces the reasons of an error record, as found by
 // a replay that failed again.
 func (s *Store) UpdateErrorReasons(ctx context.Context, id string, reasons []eye.Reason) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return unavailable("begin update error", err)
 	}
@@ -158,7 +158,7 @@ func (s *Store) SetErrorStatus(ctx context.Context, id, status string) error {
 // marks that record replayed, in one transaction. An event with that id
 // stored already (a second replay) is left alone.
 func (s *Store) ReplayError(ctx context.Context, ev eye.Event) (bool, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return false, unavailable("begin replay", err)
 	}

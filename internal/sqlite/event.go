@@ -117,7 +117,7 @@ func eventsQuery(f eye.EventFilter) (string, []any) {
 // its sessions' counters true, in one write transaction: concurrent updates
 // run one after the other, and each writes only the columns it names.
 func (s *Store) UpdateEvent(ctx context.Context, id string, change func(eye.Event) (eye.Event, []string, error)) (eye.Event, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return eye.Event{}, unavailable("begin update", err)
 	}
@@ -190,7 +190,7 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, change func(eye.Even
 }
 
 // moveEvent moves an event's count from its old session to its new one.
-func moveEvent(ctx context.Context, tx *sql.Tx, old, next eye.Event) error {
+func moveEvent(ctx context.Context, tx *txn, old, next eye.Event) error {
 	if err := removeFromSession(ctx, tx, old); err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func moveEvent(ctx context.Context, tx *sql.Tx, old, next eye.Event) error {
 
 // DeleteEvent deletes an event and takes it out of its session's counters.
 func (s *Store) DeleteEvent(ctx context.Context, id string) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return unavailable("begin delete", err)
 	}
@@ -232,7 +232,7 @@ func (s *Store) DeleteEvent(ctx context.Context, id string) error {
 }
 
 // removeFromSession takes an event that left a session out of its counters.
-func removeFromSession(ctx context.Context, tx *sql.Tx, ev eye.Event) error {
+func removeFromSession(ctx context.Context, tx *txn, ev eye.Event) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET event_count = event_count - 1 WHERE id = ?`, ev.SessionID); err != nil {
 		return unavailable("update session", err)
 	}
@@ -244,7 +244,7 @@ func removeFromSession(ctx context.Context, tx *sql.Tx, ev eye.Event) error {
 
 // refreshSeen recomputes a session's first_seen and last_seen from its
 // events (two index lookups).
-func refreshSeen(ctx context.Context, tx *sql.Tx, session string) error {
+func refreshSeen(ctx context.Context, tx *txn, session string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE sessions SET
 		first_seen = (SELECT min(timestamp) FROM events WHERE session_id = ?1),
 		last_seen = (SELECT max(timestamp) FROM events WHERE session_id = ?1)

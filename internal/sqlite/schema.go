@@ -11,7 +11,7 @@ import (
 
 // PutSchema stores the next version of a type's schema.
 func (s *Store) PutSchema(ctx context.Context, sc eye.Schema) (eye.Schema, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return sc, unavailable("begin put schema", err)
 	}

@@ -244,4 +244,50 @@ func placeholders(n int) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// txn is a write transaction that prepares each statement once, however
+// many rows it runs it for (SQLite would parse it again each time).
+type txn struct {
+	*sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// begin starts a write transaction.
+func (s *Store) begin(ctx context.Context) (*txn, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &txn{Tx: tx, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+func (t *txn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.Tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+// ExecContext runs a statement, prepared once per transaction.
+func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryRowContext runs a query, prepared once per transaction.
+func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return t.Tx.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 func microsDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

@@ -42,7 +42,7 @@ func (d *sessionDelta) add(ev eye.Event) {
 // error record, an error record for an event): one id, one outcome.
 func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error) {
 	var res eye.WriteResult
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return res, unavailable("begin write", err)
 	}
@@ -62,39 +62,32 @@ func (s *Store) Write(ctx context.Context, b eye.Batch) (eye.WriteResult, error)
 	deltas := map[string]*sessionDelta{}
 	types := typeDeltas{}
 	stats := statDeltas{}
-	if len(b.Events) > 0 {
-		ins, err := tx.PrepareContext(ctx, insertEvent)
-		if err != nil {
-			return res, unavailable("prepare insert event", err)
-		}
-		defer ins.Close()
-		for _, ev := range b.Events {
-			if ev.EventID != "" {
-				if dup, err := exists(ctx, tx, "errors", ev.ID); err != nil {
-					return res, err
-				} else if dup {
-					noteDuplicate(&res, ev.ID)
-					continue
-				}
-			}
-			r, err := ins.ExecContext(ctx, eventArgs(ev)...)
-			if err != nil {
-				return res, unavailable("insert event", err)
-			}
-			if n, _ := r.RowsAffected(); n == 0 {
+	for _, ev := range b.Events {
+		if ev.EventID != "" {
+			if dup, err := exists(ctx, tx, "errors", ev.ID); err != nil {
+				return res, err
+			} else if dup {
 				noteDuplicate(&res, ev.ID)
 				continue
 			}
-			res.Events++
-			d := deltas[ev.SessionID]
-			if d == nil {
-				d = &sessionDelta{apps: map[string]int64{}}
-				deltas[ev.SessionID] = d
-			}
-			d.add(ev)
-			types.event(ev.Category, ev.Name, ev.ReceivedAt)
-			stats.add(eventStat(ev), 1, 0)
 		}
+		r, err := tx.ExecContext(ctx, insertEvent, eventArgs(ev)...)
+		if err != nil {
+			return res, unavailable("insert event", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			noteDuplicate(&res, ev.ID)
+			continue
+		}
+		res.Events++
+		d := deltas[ev.SessionID]
+		if d == nil {
+			d = &sessionDelta{apps: map[string]int64{}}
+			deltas[ev.SessionID] = d
+		}
+		d.add(ev)
+		types.event(ev.Category, ev.Name, ev.ReceivedAt)
+		stats.add(eventStat(ev), 1, 0)
 	}
 	// In a stable order, so that concurrent writers of another store lock
 	// sessions in the same order.
@@ -176,7 +169,7 @@ func (d statDeltas) add(k statKey, events, errors int64) {
 	c[1] += errors
 }
 
-func (d statDeltas) apply(ctx context.Context, tx *sql.Tx) error {
+func (d statDeltas) apply(ctx context.Context, tx *txn) error {
 	keys := slices.SortedFunc(maps.Keys(d), func(a, b statKey) int {
 		if a.minute != b.minute {
 			return cmp.Compare(a.minute, b.minute)
@@ -192,7 +185,7 @@ func (d statDeltas) apply(ctx context.Context, tx *sql.Tx) error {
 }
 
 // countStat adds to (or, with negative counts, takes from) a stats row.
-func countStat(ctx context.Context, tx *sql.Tx, k statKey, events, errors int64) error {
+func countStat(ctx context.Context, tx *txn, k statKey, events, errors int64) error {
 	var err error
 	if events < 0 || errors < 0 {
 		_, err = tx.ExecContext(ctx, `UPDATE stats SET events = events + ?, errors = errors + ?
@@ -274,7 +267,7 @@ func (d typeDeltas) error(category, name string, received time.Time) {
 	c.seen(received)
 }
 
-func (d typeDeltas) apply(ctx context.Context, tx *sql.Tx) error {
+func (d typeDeltas) apply(ctx context.Context, tx *txn) error {
 	keys := slices.SortedFunc(maps.Keys(d), func(a, b typeDelta) int {
 		return strings.Compare(a.category+"\x00"+a.name, b.category+"\x00"+b.name)
 	})
@@ -288,7 +281,7 @@ func (d typeDeltas) apply(ctx context.Context, tx *sql.Tx) error {
 
 // countEvent counts one event in (n = 1) or out (n = -1) of its type's
 // counters and of the stats.
-func countEvent(ctx context.Context, tx *sql.Tx, ev eye.Event, n int64) error {
+func countEvent(ctx context.Context, tx *txn, ev eye.Event, n int64) error {
 	c := &typeCounts{events: n}
 	if n > 0 {
 		c.seen(ev.ReceivedAt)
@@ -301,7 +294,7 @@ func countEvent(ctx context.Context, tx *sql.Tx, ev eye.Event, n int64) error {
 
 // countTypes adds c (whose counts may be negative) to an event type's
 // counters, creating the type when it is new.
-func countTypes(ctx context.Context, tx *sql.Tx, k typeDelta, c *typeCounts) error {
+func countTypes(ctx context.Context, tx *txn, k typeDelta, c *typeCounts) error {
 	if c.events < 0 || c.errors < 0 {
 		_, err := tx.ExecContext(ctx, `UPDATE event_types SET events = events + ?, errors = errors + ?
 			WHERE category = ? AND name = ?`, c.events, c.errors, k.category, k.name)
@@ -326,7 +319,7 @@ func countTypes(ctx context.Context, tx *sql.Tx, k typeDelta, c *typeCounts) err
 
 // applyDelta adds a batch's inserted events to a session's counters, in
 // the database, so that concurrent writers never lose a count.
-func applyDelta(ctx context.Context, tx *sql.Tx, id string, d *sessionDelta) error {
+func applyDelta(ctx context.Context, tx *txn, id string, d *sessionDelta) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, created_at, first_seen, last_seen, event_count)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
@@ -348,7 +341,7 @@ func applyDelta(ctx context.Context, tx *sql.Tx, id string, d *sessionDelta) err
 // addSessionApp adds n (which may be negative) to the number of a
 // session's events sent by an application, forgetting the application
 // when none is left.
-func addSessionApp(ctx context.Context, tx *sql.Tx, session, app string, n int64) error {
+func addSessionApp(ctx context.Context, tx *txn, session, app string, n int64) error {
 	if n < 0 {
 		_, err := tx.ExecContext(ctx, `UPDATE session_applications SET event_count = event_count + ?
 			WHERE session_id = ? AND application_id = ?`, n, session, app)
@@ -372,7 +365,7 @@ func addSessionApp(ctx context.Context, tx *sql.Tx, session, app string, n int64
 	return nil
 }
 
-func insertError(ctx context.Context, tx *sql.Tx, e eye.ErrorRecord) (bool, error) {
+func insertError(ctx context.Context, tx *txn, e eye.ErrorRecord) (bool, error) {
 	reasons, err := json.Marshal(reasonsJSON(e.Reasons))
 	if err != nil {
 		return false, fmt.Errorf("encode reasons: %w", err)
@@ -400,7 +393,7 @@ func insertError(ctx context.Context, tx *sql.Tx, e eye.ErrorRecord) (bool, erro
 }
 
 // insertCodes indexes an error record by each distinct code of its reasons.
-func insertCodes(ctx context.Context, tx *sql.Tx, pk, received int64, reasons []eye.Reason) error {
+func insertCodes(ctx context.Context, tx *txn, pk, received int64, reasons []eye.Reason) error {
 	seen := map[string]bool{}
 	for _, r := range reasons {
 		if seen[r.Code] {
@@ -424,7 +417,7 @@ func payloadBytes(b []byte) []byte {
 	return b
 }
 
-func exists(ctx context.Context, tx *sql.Tx, table, id string) (bool, error) {
+func exists(ctx context.Context, tx *txn, table, id string) (bool, error) {
 	var n int
 	// table is one of two constants of this package, never input.
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE id = ?`, id).Scan(&n)

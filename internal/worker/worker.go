@@ -147,9 +147,31 @@ func (w *Worker) process(ctx context.Context, ds []eye.Delivery) {
 // acknowledgement); a record held in the queue is counted when stored.
 func (w *Worker) account(ds []eye.Delivery, b eye.Batch, res eye.WriteResult, held map[string]bool) {
 	m := w.cfg.Metrics
-	dup := make(map[string]bool, len(res.DuplicateIDs))
+	// A record whose id the store found stored already: the same id may
+	// come twice in one batch (an application's retry), the first copy
+	// stored and the second a duplicate, so duplicates are counted per id.
+	dups := make(map[string]int, len(res.DuplicateIDs))
 	for _, id := range res.DuplicateIDs {
-		dup[id] = true
+		dups[id]++
+	}
+	copies := map[string]int{}
+	if len(dups) > 0 {
+		for _, ev := range b.Events {
+			copies[ev.ID]++
+		}
+		for _, rec := range b.Errors {
+			copies[rec.ID]++
+		}
+	}
+	// isDup says whether this copy of a record is a duplicate: the last
+	// dups[id] copies of an id are.
+	seen := map[string]int{}
+	isDup := func(id string) bool {
+		if dups[id] == 0 {
+			return false
+		}
+		seen[id]++
+		return seen[id] > copies[id]-dups[id]
 	}
 	redelivered := map[string]bool{}
 	for _, d := range ds {
@@ -175,7 +197,7 @@ func (w *Worker) account(ds []eye.Delivery, b eye.Batch, res eye.WriteResult, he
 	for _, ev := range b.Events {
 		switch {
 		case held[ev.ID]:
-		case dup[ev.ID]:
+		case isDup(ev.ID):
 			duplicate(ev.ID, ev.ApplicationID)
 		default:
 			m.Stored.WithLabelValues(m.App(ev.ApplicationID)).Inc()
@@ -186,7 +208,7 @@ func (w *Worker) account(ds []eye.Delivery, b eye.Batch, res eye.WriteResult, he
 	for _, rec := range b.Errors {
 		switch {
 		case held[rec.ID]:
-		case dup[rec.ID]:
+		case isDup(rec.ID):
 			duplicate(rec.ID, rec.ApplicationID)
 		default:
 			// Refused bodies and batch elements were never accepted: they
