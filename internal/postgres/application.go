@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/theeye/eye"
+)
+
+const applicationColumns = `id, name, created_at, active`
+
+func scanApplication(sc scanner) (eye.Application, error) {
+	var (
+		a       eye.Application
+		created int64
+	)
+	err := sc.Scan(&a.ID, &a.Name, &created, &a.Active)
+	a.CreatedAt = fromMicros(created)
+	return a, err
+}
+
+// CreateApplication stores a new application.
+func (s *Store) CreateApplication(ctx context.Context, a eye.Application) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO applications (id, name, created_at, active) VALUES ($1, $2, $3, $4)`,
+		a.ID, a.Name, micros(a.CreatedAt), a.Active)
+	return conflict("create application", err, "An application is named %q already.", a.Name)
+}
+
+// Application returns the application with the id.
+func (s *Store) Application(ctx context.Context, id string) (eye.Application, error) {
+	return s.application(ctx, "id", id)
+}
+
+// ApplicationByName returns the application with the name.
+func (s *Store) ApplicationByName(ctx context.Context, name string) (eye.Application, error) {
+	return s.application(ctx, "name", name)
+}
+
+func (s *Store) application(ctx context.Context, column, value string) (eye.Application, error) {
+	// column is one of two constants, never input.
+	a, err := scanApplication(s.db.QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE `+column+` = $1`, value))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, eye.Errorf(eye.ENOTFOUND, "No application has the %s %q.", column, value)
+	} else if err != nil {
+		return a, storeError("get application", err)
+	}
+	return a, nil
+}
+
+// Applications returns every application, oldest first.
+func (s *Store) Applications(ctx context.Context) ([]eye.Application, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+applicationColumns+` FROM applications ORDER BY created_at, id`)
+	if err != nil {
+		return nil, storeError("list applications", err)
+	}
+	defer rows.Close()
+	apps := []eye.Application{}
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, storeError("scan application", err)
+		}
+		apps = append(apps, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError("list applications", err)
+	}
+	return apps, nil
+}
+
+// UpdateApplication changes an application's name and active flag.
+func (s *Store) UpdateApplication(ctx context.Context, a eye.Application) error {
+	r, err := s.db.Exec(ctx, `UPDATE applications SET name = $1, active = $2 WHERE id = $3`, a.Name, a.Active, a.ID)
+	if err != nil {
+		return conflict("update application", err, "An application is named %q already.", a.Name)
+	}
+	if r.RowsAffected() == 0 {
+		return eye.Errorf(eye.ENOTFOUND, "No application has the id %q.", a.ID)
+	}
+	return nil
+}
+
+// CreateUser stores a new admin user.
+func (s *Store) CreateUser(ctx context.Context, u eye.User) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO users (id, name, password_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		u.ID, u.Name, u.PasswordHash, micros(u.CreatedAt))
+	return conflict("create user", err, "A user is named %q already.", u.Name)
+}

@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/theeye/eye"
+)
+
+// jobFilter and jobCursor are the stored JSON of a job's filter and
+// position.
+type jobFilter struct {
+	ApplicationID string `json:"application,omitempty"`
+	Status        string `json:"status,omitempty"`
+	Code          string `json:"code,omitempty"`
+	Category      string `json:"category,omitempty"`
+	Name          string `json:"name,omitempty"`
+	SessionID     string `json:"session,omitempty"`
+	From          int64  `json:"from,omitempty"`
+	To            int64  `json:"to,omitempty"`
+}
+
+type jobCursor struct {
+	Time int64 `json:"time"`
+	Row  int64 `json:"row"`
+}
+
+func encodeJob(j eye.Job) (filter string, cursor pgtype.Text, err error) {
+	f := jobFilter{ApplicationID: j.Filter.ApplicationID, Status: j.Filter.Status, Code: j.Filter.Code,
+		Category: j.Filter.Category, Name: j.Filter.Name, SessionID: j.Filter.SessionID}
+	if !j.Filter.From.IsZero() {
+		f.From = micros(j.Filter.From)
+	}
+	if !j.Filter.To.IsZero() {
+		f.To = micros(j.Filter.To)
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return "", cursor, fmt.Errorf("encode job filter: %w", err)
+	}
+	if j.Cursor != nil {
+		c, err := json.Marshal(jobCursor{Time: micros(j.Cursor.Time), Row: j.Cursor.Row})
+		if err != nil {
+			return "", cursor, fmt.Errorf("encode job cursor: %w", err)
+		}
+		cursor = pgtype.Text{String: string(c), Valid: true}
+	}
+	return string(b), cursor, nil
+}
+
+// CreateJob stores a new job.
+func (s *Store) CreateJob(ctx context.Context, j eye.Job) error {
+	filter, cursor, err := encodeJob(j)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO jobs (id, kind, filter, status, replayed, still_invalid, error, cursor, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		j.ID, j.Kind, filter, j.Status, j.Replayed, j.StillInvalid, j.Error, cursor, micros(j.CreatedAt), micros(j.UpdatedAt))
+	if err != nil {
+		return storeError("create job", err)
+	}
+	return nil
+}
+
+// UpdateJob stores a job's progress.
+func (s *Store) UpdateJob(ctx context.Context, j eye.Job) error {
+	_, cursor, err := encodeJob(j)
+	if err != nil {
+		return err
+	}
+	r, err := s.db.Exec(ctx, `UPDATE jobs SET status = $1, replayed = $2, still_invalid = $3, error = $4, cursor = $5, updated_at = $6
+		WHERE id = $7`, j.Status, j.Replayed, j.StillInvalid, j.Error, cursor, micros(j.UpdatedAt), j.ID)
+	if err != nil {
+		return storeError("update job", err)
+	}
+	if r.RowsAffected() == 0 {
+		return eye.Errorf(eye.ENOTFOUND, "No job has the id %q.", j.ID)
+	}
+	return nil
+}
+
+const jobColumns = `id, kind, filter, status, replayed, still_invalid, error, cursor, created_at, updated_at`
+
+func scanJob(sc scanner) (eye.Job, error) {
+	var (
+		j                eye.Job
+		filter           string
+		cursor           pgtype.Text
+		created, updated int64
+	)
+	if err := sc.Scan(&j.ID, &j.Kind, &filter, &j.Status, &j.Replayed, &j.StillInvalid, &j.Error, &cursor, &created, &updated); err != nil {
+		return j, err
+	}
+	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
+	var f jobFilter
+	if err := json.Unmarshal([]byte(filter), &f); err != nil {
+		return j, fmt.Errorf("decode job filter: %w", err)
+	}
+	j.Filter = eye.ErrorFilter{ApplicationID: f.ApplicationID, Status: f.Status, Code: f.Code, Category: f.Category,
+		Name: f.Name, SessionID: f.SessionID}
+	if f.From != 0 {
+		j.Filter.From = fromMicros(f.From)
+	}
+	if f.To != 0 {
+		j.Filter.To = fromMicros(f.To)
+	}
+	if cursor.Valid {
+		var c jobCursor
+		if err := json.Unmarshal([]byte(cursor.String), &c); err != nil {
+			return j, fmt.Errorf("decode job cursor: %w", err)
+		}
+		j.Cursor = &eye.Position{Time: fromMicros(c.Time), Row: c.Row}
+	}
+	return j, nil
+}
+
+// Job returns the job with the id.
+func (s *Store) Job(ctx context.Context, id string) (eye.Job, error) {
+	j, err := scanJob(s.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, eye.Errorf(eye.ENOTFOUND, "No job has the id %q.", id)
+	} else if err != nil {
+		return j, storeError("get job", err)
+	}
+	return j, nil
+}
+
+// RunningJobs returns the jobs still running, oldest first.
+func (s *Store) RunningJobs(ctx context.Context) ([]eye.Job, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE status = $1 ORDER BY created_at`, eye.JobRunning)
+	if err != nil {
+		return nil, storeError("list jobs", err)
+	}
+	defer rows.Close()
+	var out []eye.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, storeError("scan job", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError("list jobs", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/theeye/eye"
+)
+
+const keyColumns = `k.id, k.prefix, k.hash, k.scopes, k.application_id, k.label, k.created_at, k.revoked_at`
+
+func scanKeys(rows pgx.Rows) ([]eye.Key, error) {
+	defer rows.Close()
+	keys := []eye.Key{}
+	for rows.Next() {
+		var (
+			k       eye.Key
+			app     pgtype.Text
+			created int64
+			revoked pgtype.Int8
+		)
+		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &k.Scopes, &app, &k.Label, &created, &revoked); err != nil {
+			return nil, storeError("scan key", err)
+		}
+		k.ApplicationID = app.String
+		k.CreatedAt = fromMicros(created)
+		k.RevokedAt = fromNullMicros(revoked)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError("list keys", err)
+	}
+	return keys, nil
+}
+
+// Keys returns every key that works: not revoked, of no application or of
+// an active one.
+func (s *Store) Keys(ctx context.Context) ([]eye.Key, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+keyColumns+` FROM keys k
+		LEFT JOIN applications a ON a.id = k.application_id
+		WHERE k.revoked_at IS NULL AND (k.application_id IS NULL OR a.active)
+		ORDER BY k.created_at, k.id`)
+	if err != nil {
+		return nil, storeError("list keys", err)
+	}
+	return scanKeys(rows)
+}
+
+// ApplicationKeys returns an application's keys, revoked ones included.
+func (s *Store) ApplicationKeys(ctx context.Context, applicationID string) ([]eye.Key, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+keyColumns+` FROM keys k
+		WHERE k.application_id = $1 ORDER BY k.created_at, k.id`, applicationID)
+	if err != nil {
+		return nil, storeError("list keys", err)
+	}
+	return scanKeys(rows)
+}
+
+// CreateKey stores a new API key (its hash, never its secret).
+func (s *Store) CreateKey(ctx context.Context, k eye.Key) error {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO keys (id, prefix, hash, scopes, application_id, label, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.ID, k.Prefix, k.Hash, scopes, nullString(k.ApplicationID), k.Label, micros(k.CreatedAt))
+	if err != nil {
+		return storeError("create key", err)
+	}
+	return nil
+}
+
+// RevokeKey revokes a key; revoking a revoked key changes nothing.
+func (s *Store) RevokeKey(ctx context.Context, applicationID, keyID string) error {
+	q := `UPDATE keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`
+	args := []any{micros(time.Now()), keyID}
+	if applicationID != "" {
+		q += ` AND application_id = $3`
+		args = append(args, applicationID)
+	}
+	r, err := s.db.Exec(ctx, q, args...)
+	if err != nil {
+		return storeError("revoke key", err)
+	}
+	if r.RowsAffected() == 0 {
+		return eye.Errorf(eye.ENOTFOUND, "No key has the id %q.", keyID)
+	}
+	return nil
+}
