@@ -32,7 +32,7 @@ func apps(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	s, err := openStore(ctx, c, true)
+	s, err := openStore(ctx, c, c.logger(stderr), true)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	s, err := openStore(ctx, c, true)
+	s, err := openStore(ctx, c, c.logger(stderr), true)
 	if err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	s, err := openStore(ctx, c, true)
+	s, err := openStore(ctx, c, c.logger(stderr), true)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/theeye/eye/internal/api"
 	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/natsq"
+	"github.com/theeye/eye/internal/postgres"
 	"github.com/theeye/eye/internal/replay"
 	"github.com/theeye/eye/internal/schema"
 	"github.com/theeye/eye/internal/sqlite"
@@ -58,14 +59,14 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 			a.close()
 		}
 	}()
-	log.Info("starting", "version", versionString(), "roles", c.Role, "data_dir", c.DataDir)
+	log.Info("starting", "version", versionString(), "roles", c.Role, "data_dir", c.DataDir, "store", c.storeName())
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	// An ingest process needs no store: it only reads the keys from it, and
 	// keeps the last ones it read while the store is down.
 	ingestOnly := roles == api.Roles{Ingest: true}
-	if a.store, err = openStore(ctx, c, !ingestOnly); err != nil {
+	if a.store, err = openStore(ctx, c, log, !ingestOnly); err != nil {
 		return nil, err
 	}
 	static, err := a.adminKey(ctx, stdout, !ingestOnly)
@@ -139,6 +140,9 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		loaders["schemas"] = registry.Refresh
 	}
 	a.wg.Go(func() { refresh(bg, keyRefresh, log, loaders) })
+	if pg, ok := a.store.(*postgres.Store); ok && !ingestOnly {
+		a.wg.Go(func() { makePartitions(bg, pg, log) })
+	}
 	if roles.Worker {
 		for range c.Workers {
 			a.wg.Go(func() { _ = a.worker.Run(bg) })
@@ -243,16 +247,29 @@ type store interface {
 	Migrate(ctx context.Context) error
 }
 
-// openStore opens the store, and migrates it when migrate is set.
-func openStore(ctx context.Context, c config, migrate bool) (store, error) {
-	if err := os.MkdirAll(filepath.Dir(c.databasePath()), 0o700); err != nil {
-		return nil, fmt.Errorf("store directory: %w", err)
-	}
-	// FULL: a worker acknowledges queue messages only after its commit,
-	// so the commit must survive what the queue's copy would have.
-	s, err := sqlite.Open(c.databasePath(), sqlite.Options{Synchronous: "FULL"})
-	if err != nil {
-		return nil, err
+// openStore opens the store the configuration names (SQLite in the data
+// directory, or PostgreSQL), and migrates it when migrate is set.
+func openStore(ctx context.Context, c config, log *slog.Logger, migrate bool) (store, error) {
+	var s store
+	if c.postgres() {
+		// Connections are made when needed: an ingest process starts while
+		// the database is down.
+		pg, err := postgres.Open(ctx, c.DatabaseURL, log.With("component", "store"))
+		if err != nil {
+			return nil, err
+		}
+		s = pg
+	} else {
+		if err := os.MkdirAll(filepath.Dir(c.databasePath()), 0o700); err != nil {
+			return nil, fmt.Errorf("store directory: %w", err)
+		}
+		// FULL: a worker acknowledges queue messages only after its commit,
+		// so the commit must survive what the queue's copy would have.
+		lite, err := sqlite.Open(c.databasePath(), sqlite.Options{Synchronous: "FULL"})
+		if err != nil {
+			return nil, err
+		}
+		s = lite
 	}
 	if migrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -313,6 +330,24 @@ func loadSchemas(ctx context.Context, store store, dir string, log *slog.Logger)
 	}
 	log.Info("schemas loaded", "dir", dir, "files", len(files), "new_versions", len(made))
 	return nil
+}
+
+// makePartitions makes the PostgreSQL store's partitions of the months to
+// come every hour (Migrate made those around now at start), so that each
+// exists long before its first event, whichever process gets there first.
+func makePartitions(ctx context.Context, pg *postgres.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := pg.EnsurePartitions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("make partitions; trying again in an hour", "error", err)
+			}
+		}
+	}
 }
 
 // refresh reloads each thing every interval until ctx ends. When the store

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8000", "address to listen on")
 	fs.StringVar(&c.Role, "role", "all", "what this process runs: all, or a comma-separated list of ingest, worker, api")
 	fs.StringVar(&c.DataDir, "data-dir", "./eye-data", "directory of the embedded store and queue, and of the generated admin key")
-	fs.StringVar(&c.DatabaseURL, "database-url", "", "store: empty for SQLite in the data directory, or sqlite:PATH")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "store: empty for SQLite in the data directory, sqlite:PATH, or postgres://user@host/db")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "queue: empty for NATS JetStream embedded in the process, or nats://HOST:PORT of a server or cluster")
 	fs.StringVar(&c.NATSPrefix, "nats-prefix", "eye", "names the queue's stream (in upper case) and subjects, so that installations can share a NATS cluster")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", 0, "replicas of the queue's stream on a cluster; 0: 3 when the cluster has at least 3 servers, else 1")
@@ -162,8 +163,9 @@ func (c *config) check() error {
 	if c.QueueMaxBytes < 1<<20 {
 		errs = append(errs, errors.New("queue-max-bytes must be at least 1 MiB"))
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-		errs = append(errs, fmt.Errorf("database-url: unsupported store %q (want empty or sqlite:PATH)", c.DatabaseURL))
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !c.postgres() {
+		// Not quoted: the URL may hold a password.
+		errs = append(errs, errors.New("database-url: unsupported store (want empty, sqlite:PATH or postgres://…)"))
 	}
 	if c.UnknownTypes != "accept" && c.UnknownTypes != "reject" {
 		errs = append(errs, fmt.Errorf("unknown-event-types must be accept or reject, not %q", c.UnknownTypes))
@@ -193,6 +195,24 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// postgres reports whether the store is PostgreSQL.
+func (c *config) postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// storeName names the store for logs: the SQLite file, or PostgreSQL's
+// host and database, never its password.
+func (c *config) storeName() string {
+	if !c.postgres() {
+		return c.databasePath()
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "postgres"
+	}
+	return "postgres://" + u.Host + u.Path
 }
 
 // databasePath is the SQLite file of the store.

@@ -113,12 +113,12 @@ func serve(ctx context.Context, c config, stdout, stderr io.Writer) error {
 
 func migrate(ctx context.Context, c config, stderr io.Writer) error {
 	log := c.logger(stderr)
-	s, err := openStore(ctx, c, true)
+	s, err := openStore(ctx, c, log, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	log.Info("store migrated", "path", c.databasePath())
+	log.Info("store migrated", "store", c.storeName())
 	return nil
 }
 

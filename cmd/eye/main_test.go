@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/pgtest"
 	"github.com/theeye/eye/internal/sqlite"
 )
 
@@ -167,8 +168,17 @@ func event(session, category, name, ts string, data any) map[string]any {
 
 // TestEndToEnd boots the whole service, sends every kind of good and bad
 // input, and checks events, sessions and errors as the API returns them.
+// It runs on the embedded SQLite store, then on PostgreSQL.
 func TestEndToEnd(t *testing.T) {
-	s := startService(t, t.TempDir())
+	t.Run("sqlite", func(t *testing.T) {
+		testEndToEnd(t, startService(t, t.TempDir()))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		testEndToEnd(t, startServiceEnv(t, map[string]string{"EYE_DATA_DIR": t.TempDir(), "EYE_DATABASE_URL": pgtest.Database(t)}))
+	})
+}
+
+func testEndToEnd(t *testing.T, s *service) {
 	defer s.stop()
 	session := eye.NewID()
 	future := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
@@ -754,15 +764,24 @@ func externalNATS(t *testing.T) string {
 }
 
 // TestRoles runs ingest, a worker and the query API as three services
-// sharing an external NATS server and one store, and checks that each does
-// its part only, and that a key revoked and a schema changed through the
-// API reach the others within five seconds.
+// sharing an external NATS server and one store (SQLite, then PostgreSQL),
+// and checks that each does its part only, and that a key revoked and a
+// schema changed through the API reach the others within five seconds.
 func TestRoles(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testRoles(t, "sqlite:"+filepath.Join(t.TempDir(), "eye.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		testRoles(t, pgtest.Database(t))
+	})
+}
+
+func testRoles(t *testing.T, database string) {
 	url := externalNATS(t)
 	dir := t.TempDir()
 	prefix := "eyeroles" + strings.ReplaceAll(eye.NewID(), "-", "")[:12]
 	base := map[string]string{"EYE_NATS_URL": url, "EYE_NATS_PREFIX": prefix, "EYE_DATA_DIR": dir,
-		"EYE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "eye.db"), "EYE_ADMIN_KEY": "eye_roles-admin-key"}
+		"EYE_DATABASE_URL": database, "EYE_ADMIN_KEY": "eye_roles-admin-key"}
 	with := func(role string) map[string]string {
 		env := maps.Clone(base)
 		env["EYE_ROLE"] = role
@@ -775,14 +794,14 @@ func TestRoles(t *testing.T) {
 	defer ingest.stop()
 	work := startServiceEnv(t, with("worker"))
 	defer work.stop()
-	defer func() {
+	t.Cleanup(func() { // after the services stopped
 		nc, err := nats.Connect(url)
 		if err == nil {
 			js, _ := jetstream.New(nc)
 			_ = js.DeleteStream(context.Background(), strings.ToUpper(prefix))
 			nc.Close()
 		}
-	}()
+	})
 
 	session := eye.NewID()
 	ev := event(session, "page interaction", "pageview", "2021-01-01T09:15:27Z", map[string]any{"host": "www.example.com", "path": "/"})

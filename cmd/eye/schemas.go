@@ -35,7 +35,7 @@ func schemas(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "%d schema(s) in %s compile.\n", len(files), rest[0])
 		return nil
 	}
-	s, err := openStore(ctx, c, true)
+	s, err := openStore(ctx, c, c.logger(stderr), true)
 	if err != nil {
 		return err
 	}

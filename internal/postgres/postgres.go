@@ -54,8 +54,9 @@ type Store struct {
 var _ eye.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://user@host:port/db?…;
-// pgxpool's parameters such as pool_max_conns apply). Call Migrate before
-// using a new database.
+// pgxpool's parameters such as pool_max_conns apply). It connects when a
+// connection is first needed, so it opens while the database is down; Ping
+// checks it. Call Migrate before using a new database.
 func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -68,10 +69,6 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
-	}
-	if err := db.Ping(ctx); err != nil {
-		db.Close()
-		return nil, storeError("open postgres", err)
 	}
 	return &Store{db: db, log: log}, nil
 }
