@@ -1,6 +1,6 @@
 // Command eye is The Eye: an event collector. One binary runs every part:
 // ingest, the queue (embedded NATS JetStream), the workers, the store
-// (SQLite) and the query API.
+// (SQLite, or PostgreSQL) and the query API.
 //
 //	eye serve     run the service
 //	eye migrate   apply the store's migrations and exit
@@ -8,6 +8,7 @@
 //	eye keys      create, list and revoke API keys
 //	eye users     create users of the admin web UI
 //	eye schemas   check a folder of JSON Schemas, or push it into the store
+//	eye store     copy one store into another (SQLite to PostgreSQL)
 //	eye tail      follow what a running service stores and rejects
 //	eye stats     print a running service's counts per interval
 //	eye version   print the version
@@ -50,6 +51,7 @@ Commands:
   keys      create --app NAME --scope ingest[,read,admin] | list --app NAME | revoke ID
   users     create NAME: a user of the admin web UI (password from EYE_PASSWORD or a prompt)
   schemas   check DIR | push DIR: the JSON Schemas of event types, DIR/<category>/<name>.json
+  store     copy -from SQLITE_PATH -to postgres://…: move an installation's data to PostgreSQL
   tail      the live stream of a running service: a line per event stored (-errors: and rejected)
   stats     the counts of a running service per minute, hour or day
   version   print the version
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return users(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "schemas":
 		return schemas(ctx, args[1:], getenv, stdout, stderr)
+	case "store":
+		return storeCommand(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return tail(ctx, args[1:], getenv, stdout, stderr)
 	case "stats":
