@@ -351,19 +351,30 @@ func makePartitions(ctx context.Context, pg *postgres.Store, log *slog.Logger) {
 }
 
 // refresh reloads each thing every interval until ctx ends. When the store
-// fails, what was loaded last stays in use.
+// fails, what was loaded last stays in use; the failure is logged once, and
+// the recovery too.
 func refresh(ctx context.Context, interval time.Duration, log *slog.Logger, loaders map[string]func(context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failing := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			for what, load := range loaders {
-				if err := load(ctx); err != nil && ctx.Err() == nil {
-					log.Warn("refresh; keeping the last good ones", "what", what, "error", err)
+				err := load(ctx)
+				switch {
+				case ctx.Err() != nil:
+					return
+				case err != nil && !failing[what]:
+					log.Warn("refresh failed; keeping the last good ones until it works", "what", what, "error", err)
+				case err != nil:
+					log.Debug("refresh failed again", "what", what, "error", err)
+				case failing[what]:
+					log.Info("refresh works again", "what", what)
 				}
+				failing[what] = err != nil
 			}
 		}
 	}

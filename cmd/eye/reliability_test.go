@@ -55,7 +55,8 @@ type load struct {
 	acked   map[string]bool
 	next    int // the next event's number: each event has its own event_id
 	sent    int
-	refused int // answers other than 202 (the server was going away)
+	refused int           // answers other than 202 (the server was going away)
+	pause   time.Duration // between two requests of a client
 }
 
 func (l *load) run(url, key, session string, clients int, stop <-chan struct{}) *sync.WaitGroup {
@@ -88,6 +89,7 @@ func (l *load) run(url, key, session string, clients int, stop <-chan struct{}) 
 					continue
 				}
 				body = nil
+				time.Sleep(l.pause)
 				var m map[string]string
 				json.NewDecoder(res.Body).Decode(&m)
 				res.Body.Close()
