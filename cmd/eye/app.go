@@ -59,7 +59,8 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 			a.close()
 		}
 	}()
-	log.Info("starting", "version", versionString(), "roles", c.Role, "data_dir", c.DataDir, "store", c.storeName())
+	b := buildInfo()
+	log.Info("starting", "version", b.Version, "commit", b.Commit, "built", b.Date, "roles", c.Role, "data_dir", c.DataDir, "store", c.storeName())
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}

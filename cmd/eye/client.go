@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
@@ -209,4 +211,44 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(tw, "total\t%d\t%d\t\n", events, errs)
 	return tw.Flush()
+}
+
+// health runs "eye health": it asks a running service's /healthz (or
+// /readyz with -ready) and exits 0 when it answers 200, for container
+// health checks on images with no shell or curl.
+func health(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eye health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := "http://127.0.0.1:8000"
+	if addr := getenv("EYE_ADDR"); addr != "" {
+		if _, port, err := net.SplitHostPort(addr); err == nil {
+			def = "http://127.0.0.1:" + port
+		}
+	}
+	base := fs.String("url", envOr(getenv, "EYE_URL", def), "the service's URL (EYE_URL; default: 127.0.0.1 on EYE_ADDR's port)")
+	ready := fs.Bool("ready", false, "ask /readyz (can it do its job?) rather than /healthz (is it up?)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	path := "/healthz"
+	if *ready {
+		path = "/readyz"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(*base, "/")+path, nil)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s answered %d: %s", path, res.StatusCode, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
+	return nil
 }

@@ -11,6 +11,7 @@
 //	eye store     copy one store into another (SQLite to PostgreSQL)
 //	eye tail      follow what a running service stores and rejects
 //	eye stats     print a running service's counts per interval
+//	eye health    check a running service, for container health checks
 //	eye version   print the version
 package main
 
@@ -26,8 +27,8 @@ import (
 	"syscall"
 )
 
-// version is set at build time (-ldflags "-X main.version=…").
-var version = ""
+// Set at build time: -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
+var version, commit, date string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -54,6 +55,7 @@ Commands:
   store     copy -from SQLITE_PATH -to postgres://…: move an installation's data to PostgreSQL
   tail      the live stream of a running service: a line per event stored (-errors: and rejected)
   stats     the counts of a running service per minute, hour or day
+  health    exit 0 when a running service answers /healthz (-ready: /readyz), for container health checks
   version   print the version
 
 apps, keys, users and schemas push work on the store directly; no server needs to run.
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return tail(ctx, args[1:], getenv, stdout, stderr)
 	case "stats":
 		return stats(ctx, args[1:], getenv, stdout, stderr)
+	case "health":
+		return health(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "eye", versionString())
 		return nil
@@ -126,13 +130,48 @@ func migrate(ctx context.Context, c config, stderr io.Writer) error {
 	return nil
 }
 
-func versionString() string {
-	v := version
-	if v == "" {
-		v = "devel"
-		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			v = info.Main.Version
+// build is what the binary knows of its build: the version and commit
+// given at build time (-ldflags "-X main.version=… -X main.commit=… -X
+// main.date=…", as make build does), or else what Go recorded: the
+// module's version, and the commit and its time when built in a Git
+// checkout.
+type build struct {
+	Version, Commit, Date string
+}
+
+func buildInfo() build {
+	b := build{Version: version, Commit: commit, Date: date}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b
+	}
+	if b.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		b.Version = info.Main.Version
+	}
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && b.Commit == "":
+			b.Commit = s.Value[:min(len(s.Value), 12)]
+		case s.Key == "vcs.time" && b.Date == "":
+			b.Date = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true" && commit == "":
+			b.Commit += "-dirty"
 		}
 	}
-	return v
+	if b.Version == "" {
+		b.Version = "devel"
+	}
+	return b
+}
+
+func versionString() string {
+	b := buildInfo()
+	s := b.Version
+	if b.Commit != "" {
+		s += ", commit " + b.Commit
+	}
+	if b.Date != "" {
+		s += ", built " + b.Date
+	}
+	return s
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -868,4 +869,23 @@ func testRoles(t *testing.T, database string) {
 	eventually(202)
 	query.do("DELETE", "/applications/"+app["id"].(string)+"/keys/"+key["id"].(string)+"/", nil, "")
 	eventually(401)
+}
+
+// TestHealthCommand checks eye health, the container health check, against
+// a running service and against nothing.
+func TestHealthCommand(t *testing.T) {
+	s := startService(t, t.TempDir())
+	var out bytes.Buffer
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.url, "http://"))
+	env := map[string]string{"EYE_ADDR": "0.0.0.0:" + port}
+	if err := run(context.Background(), []string{"health"}, func(k string) string { return env[k] }, nil, &out, &out); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Errorf("health: %v %s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"health", "-ready", "-url", s.url}, func(string) string { return "" }, nil, &out, &out); err != nil {
+		t.Errorf("health -ready: %v", err)
+	}
+	s.stop()
+	if err := run(context.Background(), []string{"health", "-url", s.url}, func(string) string { return "" }, nil, &out, &out); err == nil {
+		t.Error("health of a stopped service succeeded")
+	}
 }
