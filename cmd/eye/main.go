@@ -8,6 +8,8 @@
 //	eye keys      create, list and revoke API keys
 //	eye users     create users of the admin web UI
 //	eye schemas   check a folder of JSON Schemas, or push it into the store
+//	eye backup    copy the embedded store while the service runs
+//	eye restore   restore a backup into an empty data directory
 //	eye store     copy one store into another (SQLite to PostgreSQL)
 //	eye tail      follow what a running service stores and rejects
 //	eye stats     print a running service's counts per interval
@@ -52,6 +54,8 @@ Commands:
   keys      create --app NAME --scope ingest[,read,admin] | list --app NAME | revoke ID
   users     create NAME: a user of the admin web UI (password from EYE_PASSWORD or a prompt)
   schemas   check DIR | push DIR: the JSON Schemas of event types, DIR/<category>/<name>.json
+  backup    PATH: a consistent copy of the embedded store, made while the service runs
+  restore   PATH: a backup into an empty data directory
   store     copy -from SQLITE_PATH -to postgres://…: move an installation's data to PostgreSQL
   tail      the live stream of a running service: a line per event stored (-errors: and rejected)
   stats     the counts of a running service per minute, hour or day
@@ -91,6 +95,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return schemas(ctx, args[1:], getenv, stdout, stderr)
 	case "store":
 		return storeCommand(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backup(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, args[1:], getenv, stdout, stderr)
 	case "tail":
 		return tail(ctx, args[1:], getenv, stdout, stderr)
 	case "stats":
