@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -122,12 +123,13 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker"), Metrics: metrics,
 		Notify: a.queue.Notify})
 
+	proxies, _ := api.ParseProxies(c.TrustedProxies) // checked with the configuration
 	a.listener, err = net.Listen("tcp", c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	a.http = &http.Server{
-		Handler:           a.api,
+		Handler:           proxies.Wrap(a.api),
 		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections
 		ReadTimeout:       60 * time.Second, // a whole request, body included
 		WriteTimeout:      60 * time.Second, // a whole answer (the live stream lifts it)
@@ -149,6 +151,14 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 			a.wg.Go(func() { _ = a.worker.Run(bg) })
 		}
 	}
+	if c.TLSCert != "" {
+		cert, err := loadCertificate(c.TLSCert, c.TLSKey, log)
+		if err != nil {
+			return nil, err
+		}
+		a.http.TLSConfig = tlsConfig(cert)
+		a.listener = tls.NewListener(a.listener, a.http.TLSConfig)
+	}
 	go func() {
 		if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)
@@ -164,7 +174,7 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 			return nil, err
 		}
 	}
-	log.Info("listening", "addr", a.listener.Addr().String())
+	log.Info("listening", "addr", a.listener.Addr().String(), "tls", c.TLSCert != "")
 	return a, nil
 }
 

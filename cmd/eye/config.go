@@ -38,6 +38,9 @@ type config struct {
 	UnknownTypes    string
 	DebugAddr       string
 	MetricsAddr     string
+	TLSCert         string
+	TLSKey          string
+	TrustedProxies  string
 	LogLevel        string
 	LogFormat       string
 }
@@ -62,6 +65,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
 	fs.StringVar(&c.SchemasDir, "schemas-dir", "", "a folder of JSON Schemas, DIR/<category>/<name>.json, loaded at start")
 	fs.StringVar(&c.UnknownTypes, "unknown-event-types", "accept", "accept or reject events of a type without a schema")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "a PEM certificate (chain) file: serve HTTPS (and HTTP/2) with it and -tls-key; read again when it changes")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key file of -tls-cert")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (e.g. 10.0.0.0/8); none by default")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "an address serving /metrics without a key (the main address serves it with a read key)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "an address for Go's profiler (/debug/pprof/), without authentication: keep it private (e.g. 127.0.0.1:6060)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -166,6 +172,12 @@ func (c *config) check() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !c.postgres() {
 		// Not quoted: the URL may hold a password.
 		errs = append(errs, errors.New("database-url: unsupported store (want empty, sqlite:PATH or postgres://…)"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key go together"))
+	}
+	if _, err := api.ParseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
 	}
 	if c.UnknownTypes != "accept" && c.UnknownTypes != "reject" {
 		errs = append(errs, fmt.Errorf("unknown-event-types must be accept or reject, not %q", c.UnknownTypes))

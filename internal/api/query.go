@@ -202,7 +202,7 @@ func nextURL(r *http.Request, kind byte, ascending bool, pos *eye.Position) *str
 	q := r.URL.Query()
 	q.Set("cursor", encodeCursor(kind, ascending, *pos))
 	scheme := "http"
-	if r.TLS != nil {
+	if Secure(r) {
 		scheme = "https"
 	}
 	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path + "/", RawQuery: q.Encode()}
