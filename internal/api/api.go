@@ -201,6 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = eye.NewID()
 	}
 	w.Header().Set("X-Request-Id", id)
+	securityHeaders(w.Header(), Secure(r))
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
@@ -219,6 +220,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// apiPolicy is the content security policy of every answer but the pages
+// (the docs and the admin UI set their own): JSON and problem documents
+// load nothing, and nothing may frame them.
+const apiPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// securityHeaders sets the headers every answer carries; pages replace the
+// content security policy with their own. Strict-Transport-Security only
+// over TLS (direct, or through a trusted proxy that says so).
+func securityHeaders(h http.Header, secure bool) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", apiPolicy)
+	if secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 }
 
 // observe counts and logs a request once answered.

@@ -78,3 +78,34 @@ func TestProxies(t *testing.T) {
 		}
 	})).ServeHTTP(httptest.NewRecorder(), r)
 }
+
+// TestSecurityHeaders checks the headers of every kind of answer: JSON,
+// problems, health, and the documentation page with its own policy.
+func TestSecurityHeaders(t *testing.T) {
+	s := New(Config{Keys: NewKeyring(nil, nil, StaticKey("eye_headers-test-key", "test", "read"))})
+	for _, c := range []struct {
+		path, csp string
+	}{
+		{"/healthz", apiPolicy},
+		{"/nowhere", apiPolicy},
+		{"/events/", apiPolicy}, // 401: no key
+		{"/docs/", docsPolicy},
+	} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", c.path, nil))
+		h := w.Header()
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || h.Get("Content-Security-Policy") != c.csp ||
+			h.Get("X-Frame-Options") != "DENY" || h.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s (%d): headers %v", c.path, w.Code, h)
+		}
+		if h.Get("Strict-Transport-Security") != "" {
+			t.Errorf("GET %s over plain HTTP sets Strict-Transport-Security", c.path)
+		}
+	}
+	r := httptest.NewRequest("GET", "https://eye.example/healthz", nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Header().Get("Strict-Transport-Security") == "" {
+		t.Error("no Strict-Transport-Security over TLS")
+	}
+}
