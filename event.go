@@ -80,6 +80,7 @@ const (
 	CodeDataNotObject    = "data_not_object"    // data is not a JSON object
 	CodeEmptyData        = "empty_data"         // data is {}
 	CodeTooDeep          = "too_deep"           // data nests deeper than MaxDataDepth
+	CodeTooLarge         = "too_large"          // the event's JSON is over MaxEventBytes
 	CodeInvalidTimestamp = "invalid_timestamp"  // a time cannot be parsed
 	CodeFutureTimestamp  = "future_timestamp"   // the timestamp is later than received_at allows
 	CodeReadOnly         = "read_only"          // a correction names a member that cannot change

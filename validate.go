@@ -17,6 +17,9 @@ const (
 	MaxNameLen     = 150
 	MaxEventIDLen  = 200
 	MaxDataDepth   = 32 // objects and arrays nested in data, data itself included
+
+	// MaxEventBytes bounds an event's JSON, alone or in a batch.
+	MaxEventBytes = 32 << 10
 )
 
 // Rules are the rules every event must follow: the generic ones, then
@@ -43,6 +46,9 @@ func (r Rules) ParseEvent(m Message) (Event, []Reason) {
 		return ev, []Reason{{Code: CodeMalformedJSON, Message: err.Error()}}
 	}
 	var rs []Reason
+	if len(m.Payload) > MaxEventBytes {
+		rs = append(rs, Reason{Code: CodeTooLarge, Message: fmt.Sprintf("the event is %d bytes of JSON, more than %d", len(m.Payload), MaxEventBytes)})
+	}
 	if raw, ok := present(fields, "event_id"); ok {
 		s, reason := readString(raw, "event_id", MaxEventIDLen)
 		if reason != nil {

@@ -142,6 +142,8 @@ func TestParseEventReasons(t *testing.T) {
 		{"data array", with("data", `[{"a": 1}]`), []string{"data_not_object:data"}},
 		{"empty data", with("data", `{ }`), []string{"empty_data:data"}},
 		{"data too deep", with("data", strings.Repeat(`{"a":`, 33)+"1"+strings.Repeat("}", 33)), []string{"too_deep:data"}},
+		{"event over 32 KiB", with("data", `{"big": "`+strings.Repeat("x", 32<<10)+`"}`), []string{"too_large:"}},
+		{"event just under 32 KiB", with("data", `{"big": "`+strings.Repeat("x", 32<<10-200)+`"}`), nil},
 		{"data at the depth limit", with("data", strings.Repeat(`{"a":[`, 16)+`"]]}}"`+strings.Repeat("]}", 16)), nil},
 		{"no timestamp", with("timestamp", ""), []string{"missing_field:timestamp"}},
 		{"timestamp garbage", with("timestamp", `"yesterday"`), []string{"invalid_timestamp:timestamp"}},

@@ -83,7 +83,7 @@ type Server struct {
 // New returns the API server.
 func New(cfg Config) *Server {
 	if cfg.MaxEventBytes == 0 {
-		cfg.MaxEventBytes = 32 << 10
+		cfg.MaxEventBytes = eye.MaxEventBytes
 	}
 	if cfg.MaxBatchBytes == 0 {
 		cfg.MaxBatchBytes = 1 << 20
