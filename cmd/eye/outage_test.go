@@ -59,6 +59,12 @@ func (p *tcpProxy) serve() {
 			continue
 		}
 		p.mu.Lock()
+		if p.down { // cut while dialling: this connection must not survive it
+			p.mu.Unlock()
+			c.Close()
+			s.Close()
+			continue
+		}
 		p.conns[c], p.conns[s] = true, true
 		p.mu.Unlock()
 		go func() { io.Copy(s, c); s.Close() }()
