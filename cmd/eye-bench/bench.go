@@ -28,6 +28,8 @@ type bench struct {
 	key     string // the admin key every server is started with
 	dirs    int    // data directories made so far
 	version string // the commit measured
+	store   storeKind
+	dbCPU   *pgWatch // the PostgreSQL server's processes working for the run; nil on SQLite
 	res     results
 }
 
@@ -36,7 +38,7 @@ type results struct {
 	single, singleBare loadResult
 	batch, batchBare   loadResult
 	backlog            backlogResult
-	raw                rawResult
+	raw                []rawResult // the first is the drain's limit
 	drain              drainResult
 	lag                lagResult
 	query              queryResult
@@ -63,10 +65,19 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 	if b.tmp, err = os.MkdirTemp("", "eye-bench-"); err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
 	}
+	b.store = sqliteKind{tmp: b.tmp}
+	if o.Postgres != "" {
+		pg, err := newPostgresKind(ctx, o.Postgres, b.logf)
+		if err != nil {
+			os.RemoveAll(b.tmp)
+			return nil, err
+		}
+		b.store, b.dbCPU = pg, startPGWatch(databasePrefix(pg.run))
+	}
 	b.version = describeRepo(ctx, repo)
 	b.logf("building ./cmd/eye in %s: %s", repo, b.version)
 	if b.eyeBin, err = buildEye(ctx, repo, b.tmp); err != nil {
-		os.RemoveAll(b.tmp)
+		b.cleanup()
 		return nil, err
 	}
 	var k [24]byte
@@ -80,8 +91,17 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 	return b, nil
 }
 
-// cleanup removes the temporary directory unless -keep.
+// cleanup removes the temporary directory and the store's databases
+// unless -keep.
 func (b *bench) cleanup() {
+	if b.dbCPU != nil {
+		b.dbCPU.stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := b.store.close(ctx, b.opt.Keep); err != nil {
+		b.logf("%v", err)
+	}
 	if b.opt.Keep {
 		b.logf("kept %s", b.tmp)
 		return
@@ -109,7 +129,7 @@ func (b *bench) runPhases(ctx context.Context) error {
 	b.logf("load generator: %s", b.opt.loadgen())
 	for _, p := range b.opt.phases() {
 		var err error
-		meter := newCPUMeter(nil)
+		meter := b.cpuMeter(nil)
 		switch p {
 		case phaseIngest:
 			err = b.ingestPhase(ctx)
@@ -134,26 +154,29 @@ func (b *bench) runPhases(ctx context.Context) error {
 	return nil
 }
 
-// newDataDir makes a fresh data directory.
-func (b *bench) newDataDir(name string) (string, error) {
+// newDataDir makes a fresh data directory, and its store (a database of
+// its own on PostgreSQL).
+func (b *bench) newDataDir(ctx context.Context, name string) (dataDir, error) {
 	b.dirs++
-	dir := filepath.Join(b.tmp, fmt.Sprintf("data-%d-%s", b.dirs, name))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
+	dir := dataDir{path: filepath.Join(b.tmp, fmt.Sprintf("data-%d-%s", b.dirs, name))}
+	if err := os.MkdirAll(dir.path, 0o700); err != nil {
+		return dir, fmt.Errorf("data directory: %w", err)
 	}
-	return dir, nil
+	var err error
+	dir.dbURL, err = b.store.newStore(ctx, name)
+	return dir, err
 }
 
-// startEye starts The Eye on dataDir with workers workers and waits until
-// it is ready.
-func (b *bench) startEye(ctx context.Context, what, dataDir string, workers int) (*proc, error) {
+// startEye starts The Eye on dir with workers workers and waits until it
+// is ready.
+func (b *bench) startEye(ctx context.Context, what string, dir dataDir, workers int) (*proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	env := []string{"EYE_ADDR=" + addr, "EYE_DATA_DIR=" + dataDir, "EYE_ADMIN_KEY=" + b.key,
+	env := append([]string{"EYE_ADDR=" + addr, "EYE_ADMIN_KEY=" + b.key,
 		"EYE_LOG_LEVEL=warn", "EYE_QUEUE_MAX_BYTES=" + strconv.FormatInt(16<<30, 10),
-		"EYE_WORKERS=" + strconv.Itoa(workers)}
+		"EYE_WORKERS=" + strconv.Itoa(workers)}, dir.env()...)
 	logPath := filepath.Join(b.tmp, fmt.Sprintf("eye-%d.log", b.dirs))
 	for i := 0; fileExists(logPath); i++ {
 		logPath = filepath.Join(b.tmp, fmt.Sprintf("eye-%d-%d.log", b.dirs, i))
@@ -166,7 +189,7 @@ func (b *bench) startEye(ctx context.Context, what, dataDir string, workers int)
 		p.kill()
 		return nil, err
 	}
-	b.logf("started %s on %s, EYE_WORKERS=%d, data %s (ready in %s)", p.name, addr, workers, dataDir,
+	b.logf("started %s on %s, EYE_WORKERS=%d, data %s (ready in %s)", p.name, addr, workers, dir,
 		time.Since(p.started).Round(time.Millisecond))
 	return p, nil
 }

@@ -21,6 +21,10 @@ func (a cpuTimes) sub(b cpuTimes) cpuTimes {
 	return cpuTimes{a.user - b.user, a.sys - b.sys, a.steal - b.steal}
 }
 
+func (a cpuTimes) add(b cpuTimes) cpuTimes {
+	return cpuTimes{a.user + b.user, a.sys + b.sys, a.steal + b.steal}
+}
+
 func ticks(s string) time.Duration {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return time.Duration(n) * time.Second / clockTicks
@@ -28,17 +32,27 @@ func ticks(s string) time.Duration {
 
 // cpuTime is the CPU time the process has used so far.
 func (p *proc) cpuTime() cpuTimes {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return cpuTimes{}
-	}
-	// The fields after the command name, which is in parentheses.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
+	_, fields, err := readStat(p.cmd.Process.Pid)
+	if err != nil || len(fields) < 13 {
 		return cpuTimes{}
 	}
 	return cpuTimes{user: ticks(fields[11]), sys: ticks(fields[12])}
+}
+
+// readStat reads /proc/<pid>/stat: the command name (in parentheses there)
+// and the fields after it (state first; utime is fields[11], stime
+// fields[12], starttime fields[19]).
+func readStat(pid int) (string, []string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", nil, err
+	}
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", nil, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return s[open+1 : end], strings.Fields(s[end+1:]), nil
 }
 
 // selfCPUTime is the CPU time this process has used so far, with that of
@@ -72,25 +86,35 @@ func machineCPUTime() cpuTimes {
 }
 
 // cpuMeter measures the cores used over an interval: by a server (when
-// there is one), by this process and its ended children, and by the rest
-// of the machine.
+// there is one), by this process and its ended children, by the
+// PostgreSQL server's processes working for the run (on PostgreSQL), and
+// by the rest of the machine.
 type cpuMeter struct {
-	p                     *proc
-	start                 time.Time
-	self, server, machine cpuTimes
+	p                          *proc
+	db                         *pgWatch
+	start                      time.Time
+	self, server, dbs, machine cpuTimes
 }
 
-func newCPUMeter(p *proc) cpuMeter {
-	m := cpuMeter{p: p, start: time.Now(), self: selfCPUTime(), machine: machineCPUTime()}
+func newCPUMeter(p *proc, db *pgWatch) cpuMeter {
+	m := cpuMeter{p: p, db: db, start: time.Now(), self: selfCPUTime(), machine: machineCPUTime()}
 	if p != nil {
 		m.server = p.cpuTime()
+	}
+	if db != nil {
+		m.dbs = db.now()
 	}
 	return m
 }
 
+// cpuMeter starts measuring the cores used, by p when not nil.
+func (b *bench) cpuMeter(p *proc) cpuMeter { return newCPUMeter(p, b.dbCPU) }
+
 // cpuUse is the average cores used over an interval.
 type cpuUse struct {
 	server, self float64 // user and kernel time of the server, of eye-bench and its ended children
+	database     float64 // user and kernel time of the PostgreSQL processes working for the run
+	hasDatabase  bool    // database was measured (the store is PostgreSQL)
 	others       float64 // user time of other processes: other work on the machine
 	kernel       float64 // kernel time charged to no process of ours: loopback networking, writeback, other processes
 	steal        float64 // time the hypervisor gave the cores to other machines
@@ -100,18 +124,26 @@ func (m cpuMeter) stop() cpuUse {
 	wall := time.Since(m.start).Seconds()
 	cores := func(d time.Duration) float64 { return max(0, d.Seconds()/wall) }
 	self, machine := selfCPUTime().sub(m.self), machineCPUTime().sub(m.machine)
-	var server cpuTimes
+	var server, dbs cpuTimes
 	if m.p != nil {
 		server = m.p.cpuTime().sub(m.server)
 	}
+	if m.db != nil {
+		dbs = m.db.now().sub(m.dbs)
+	}
 	return cpuUse{server: cores(server.user + server.sys), self: cores(self.user + self.sys),
-		others: cores(machine.user - self.user - server.user), kernel: cores(machine.sys - self.sys - server.sys),
+		database: cores(dbs.user + dbs.sys), hasDatabase: m.db != nil,
+		others: cores(machine.user - self.user - server.user - dbs.user), kernel: cores(machine.sys - self.sys - server.sys - dbs.sys),
 		steal: cores(machine.steal)}
 }
 
 func (u cpuUse) String() string {
-	return fmt.Sprintf("CPU cores: server %.2f, eye-bench %.2f, other processes %.2f, other kernel work %.2f, stolen %.2f",
-		u.server, u.self, u.others, u.kernel, u.steal)
+	db := ""
+	if u.hasDatabase {
+		db = fmt.Sprintf(", PostgreSQL %.2f", u.database)
+	}
+	return fmt.Sprintf("CPU cores: server %.2f, eye-bench %.2f%s, other processes %.2f, other kernel work %.2f, stolen %.2f",
+		u.server, u.self, db, u.others, u.kernel, u.steal)
 }
 
 // disturbed says whether other work on the machine may have changed the

@@ -9,13 +9,14 @@ import (
 
 // drainResult is how fast the worker drained the backlog.
 type drainResult struct {
-	events     int           // events stored by the end
-	errors     int           // error records stored by the end (should be none)
-	fromStart  time.Duration // from the process's start to the last event stored
-	firstSeen  int           // events stored at the first answer of GET /event-types/
-	steady     time.Duration // from that answer to the last event stored
-	lost       int           // events accepted but never stored (the drain stalled)
-	readyAfter time.Duration // from the process's start to /readyz 200
+	events      int           // events stored by the end
+	errors      int           // error records stored by the end (should be none)
+	fromStart   time.Duration // from the process's start to the last event stored
+	firstSeen   int           // events stored at the first answer of GET /event-types/
+	steady      time.Duration // from that answer to the last event stored
+	lost        int           // events accepted but never stored (the drain stalled)
+	readyAfter  time.Duration // from the process's start to /readyz 200
+	checkpoints int64         // checkpoints the store's server began during the drain; -1: none counted
 }
 
 // rate is the events stored per second from the first answer on.
@@ -26,8 +27,8 @@ func (d drainResult) rate() float64 {
 // drain polls GET /event-types/, whose counters are kept in the store's
 // transactions, until every accepted event is stored, or nothing moved for
 // a minute.
-func (b *bench) drain(ctx context.Context, p *proc, accepted int) (drainResult, error) {
-	res := drainResult{readyAfter: time.Since(p.started)}
+func (b *bench) drain(ctx context.Context, p *proc, accepted int) (res drainResult, err error) {
+	res = drainResult{readyAfter: time.Since(p.started)}
 	c, err := dial(p.addr)
 	if err != nil {
 		return res, err
@@ -35,10 +36,12 @@ func (b *bench) drain(ctx context.Context, p *proc, accepted int) (drainResult, 
 	defer c.Close()
 	req := request("GET", p.addr, "/event-types/", b.key, nil)
 	var first, lastMove time.Time
-	meter := newCPUMeter(p)
+	checkpoints := b.checkpoints(ctx)
+	meter := b.cpuMeter(p)
 	defer func() {
 		use := meter.stop()
-		b.logf("drain: %s", use)
+		res.checkpoints = checkpoints.since(ctx)
+		b.logf("drain: %s%s", use, checkpointText(res.checkpoints))
 		if use.disturbed() {
 			b.note("drain measured beside other work: other processes used %.2f cores, and %.2f were stolen by the hypervisor", use.others, use.steal)
 		}

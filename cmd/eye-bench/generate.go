@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"time"
 
 	"github.com/theeye/eye"
-	"github.com/theeye/eye/internal/sqlite"
 )
 
 // Shape of the generated store.
@@ -165,18 +163,16 @@ type genResult struct {
 	elapsed  time.Duration
 }
 
-// generate writes n events into a new store at dir/eye.db through
+// generate writes n events into the store of a new data directory (the
+// SQLite file dir/eye.db, or its PostgreSQL database) through
 // Store.Write, batches of 1,000, the generation of the next batch
 // overlapping the write of this one.
-func (b *bench) generate(ctx context.Context, dir string, n int) (genResult, error) {
-	s, err := sqlite.Open(filepath.Join(dir, "eye.db"), sqlite.Options{})
+func (b *bench) generate(ctx context.Context, dir dataDir, n int) (genResult, error) {
+	s, err := b.store.open(ctx, dir)
 	if err != nil {
 		return genResult{}, fmt.Errorf("generate: %w", err)
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return genResult{}, fmt.Errorf("generate: %w", err)
-	}
 	g := newGenerator(n)
 	batches := make(chan eye.Batch, 4)
 	go func() {

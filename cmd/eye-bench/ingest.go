@@ -21,7 +21,7 @@ func (b *bench) ingestPhase(ctx context.Context) (err error) {
 		workers int
 		run     func(ctx context.Context, eye, bare *proc) error
 	}{{b.opt.IngestWorkers, b.singleIngest}, {1, b.batchIngest}} {
-		dir, err := b.newDataDir("ingest")
+		dir, err := b.newDataDir(ctx, "ingest")
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (b *bench) batchIngest(ctx context.Context, eye, bare *proc) error {
 // load runs a closed-loop load on a server with wrk or the Go generator.
 func (b *bench) load(ctx context.Context, p *proc, reqs [][]byte, conns int) (loadResult, error) {
 	spec := loadSpec{addr: p.addr, conns: conns, warmup: b.opt.Warmup, duration: b.opt.Duration, requests: reqs}
-	meter := newCPUMeter(p)
+	meter := b.cpuMeter(p)
 	var r loadResult
 	var err error
 	if b.opt.wrk != "" {

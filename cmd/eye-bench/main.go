@@ -6,9 +6,15 @@
 //
 //	go run ./cmd/eye-bench            # the full run (10 million stored events for the queries)
 //	go run ./cmd/eye-bench -quick     # a short smoke run
+//	go run ./cmd/eye-bench -postgres 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
+//
+// The Eye runs on its embedded SQLite store, or with -postgres on a
+// PostgreSQL server, each server on a fresh database that the benchmark
+// creates there (and drops at the end); the queue stays the embedded one.
 //
 // The phases: single-event and batch ingest against bare handlers;
-// processing (a backlog drained, against raw Store.Write inserts) and the
+// processing (a backlog drained, against raw Store.Write inserts, or raw
+// COPY on PostgreSQL) and the
 // end-to-end lag at a fixed rate; queries on a large store; the server's
 // peak RSS. Progress goes to standard error, the table to standard output,
 // first as text, then as Markdown for docs/benchmarks.md.

@@ -30,6 +30,7 @@ type options struct {
 	Quick         bool
 	Keep          bool
 	PerfDir       string
+	Postgres      string
 
 	wrk string // the path of wrk when it is used
 }
@@ -57,8 +58,10 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Loadgen, "loadgen", "auto", "load generator of the ingest loads: go, wrk, or auto (wrk when on PATH)")
 	fs.StringVar(&o.Phases, "phases", "ingest,process,query", "phases to run, comma-separated")
 	fs.BoolVar(&o.Quick, "quick", false, "a short smoke run: 2s loads, small counts (flags given explicitly win)")
-	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (data, logs) and print its path")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (data, logs) and the -postgres databases, and print where they are")
 	fs.StringVar(&o.PerfDir, "perf", "", "record CPU profiles of the server with perf (single ingest, drain) into this directory")
+	fs.StringVar(&o.Postgres, "postgres", "", "run The Eye on PostgreSQL: a server URL (postgres://user@host:port/db?sslmode=disable) "+
+		"whose user may CREATE DATABASE; each server gets a fresh database there, dropped at the end unless -keep (default: the embedded SQLite store)")
 }
 
 // parse reads args; -quick changes the defaults of the flags not given.
@@ -119,6 +122,11 @@ func (o *options) check() error {
 	if o.PerfDir != "" {
 		if _, err := exec.LookPath("perf"); err != nil {
 			errs = append(errs, fmt.Errorf("-perf: %w", err))
+		}
+	}
+	if o.Postgres != "" {
+		if err := checkServerURL(o.Postgres); err != nil {
+			errs = append(errs, fmt.Errorf("-postgres: %w", err))
 		}
 	}
 	return errors.Join(errs...)

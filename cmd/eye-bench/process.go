@@ -5,24 +5,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/theeye/eye"
-	"github.com/theeye/eye/internal/sqlite"
 )
 
-// processPhase measures the raw insert rate, then the drain of a backlog by
-// The Eye's worker, then the end-to-end lag at a fixed rate.
+// processPhase measures the raw insert rates, then the drain of a backlog
+// by The Eye's worker, then the end-to-end lag at a fixed rate.
 func (b *bench) processPhase(ctx context.Context) error {
 	bodies := batchBodies(newUUIDs(3), 256, b.opt.BatchEvents)
-	var err error
-	if b.res.raw, err = b.rawInsert(ctx, bodies); err != nil {
+	elems, err := splitBodies(bodies)
+	if err != nil {
 		return err
 	}
-	dir, err := b.newDataDir("process")
+	b.res.raw = nil
+	for _, way := range b.store.rawWays() {
+		r, err := b.rawInsert(ctx, way, elems)
+		if err != nil {
+			return err
+		}
+		b.res.raw = append(b.res.raw, r)
+	}
+	dir, err := b.newDataDir(ctx, "process")
 	if err != nil {
 		return err
 	}
@@ -32,34 +38,30 @@ func (b *bench) processPhase(ctx context.Context) error {
 	return b.drainAndLag(ctx, dir)
 }
 
-// rawResult is the raw insert rate.
+// rawResult is a raw insert rate.
 type rawResult struct {
-	events  int
-	elapsed time.Duration
+	label       string // the way, as the report names it
+	events      int
+	elapsed     time.Duration
+	checkpoints int64 // checkpoints the store's server began meanwhile; -1: none counted
 }
 
 func (r rawResult) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
 
 // rawInsert writes the backlog's rows — the same bodies, read by the
-// worker's own ParseEvent outside the timer — into a fresh store with
-// Store.Write in batches of 1,000: no HTTP, no queue, no validation timed.
-func (b *bench) rawInsert(ctx context.Context, bodies [][]byte) (rawResult, error) {
-	elems, err := splitBodies(bodies)
+// worker's own ParseEvent outside the timer — into a fresh store one way,
+// in batches of 1,000: no HTTP, no queue, no validation timed.
+func (b *bench) rawInsert(ctx context.Context, way rawWay, elems []json.RawMessage) (rawResult, error) {
+	write, closeStore, err := way.open(ctx)
 	if err != nil {
 		return rawResult{}, err
 	}
-	s, err := sqlite.Open(filepath.Join(b.tmp, "raw.db"), sqlite.Options{})
-	if err != nil {
-		return rawResult{}, fmt.Errorf("raw store: %w", err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return rawResult{}, fmt.Errorf("raw store: %w", err)
-	}
-	b.logf("raw insert: %d events into a fresh store with Store.Write, batches of 1,000", b.opt.Backlog)
+	defer closeStore()
+	b.logf("%s: %d events %s, batches of 1,000", way.label, b.opt.Backlog, way.what)
 	rules := eye.Rules{FutureTolerance: time.Minute}
-	var res rawResult
-	meter := newCPUMeter(nil)
+	res := rawResult{label: way.label}
+	checkpoints := b.checkpoints(ctx)
+	meter := b.cpuMeter(nil)
 	for res.events < b.opt.Backlog {
 		n := min(1000, b.opt.Backlog-res.events)
 		batch, err := rawBatch(rules, elems, res.events, n)
@@ -67,20 +69,21 @@ func (b *bench) rawInsert(ctx context.Context, bodies [][]byte) (rawResult, erro
 			return res, err
 		}
 		start := time.Now()
-		wr, err := s.Write(ctx, batch)
+		inserted, err := write(ctx, batch)
 		res.elapsed += time.Since(start)
 		if err != nil {
-			return res, fmt.Errorf("raw insert: %w", err)
+			return res, fmt.Errorf("%s: %w", way.label, err)
 		}
-		if wr.Events != n {
-			return res, fmt.Errorf("raw insert: %d of %d events inserted", wr.Events, n)
+		if inserted != n {
+			return res, fmt.Errorf("%s: %d of %d events inserted", way.label, inserted, n)
 		}
 		res.events += n
 	}
 	use := meter.stop()
-	b.logf("raw insert: %s events/s; %s", count(res.rate()), use)
+	res.checkpoints = checkpoints.since(ctx)
+	b.logf("%s: %s events/s%s; %s", way.label, count(res.rate()), checkpointText(res.checkpoints), use)
 	if use.disturbed() {
-		b.note("raw insert measured beside other work: other processes used %.2f cores, and %.2f were stolen by the hypervisor", use.others, use.steal)
+		b.note("%s measured beside other work: other processes used %.2f cores, and %.2f were stolen by the hypervisor", way.label, use.others, use.steal)
 	}
 	return res, nil
 }
@@ -125,7 +128,7 @@ type backlogResult struct {
 
 // fillBacklog runs The Eye without a worker and queues the backlog through
 // batches, then stops it.
-func (b *bench) fillBacklog(ctx context.Context, dir string, bodies [][]byte) (res backlogResult, err error) {
+func (b *bench) fillBacklog(ctx context.Context, dir dataDir, bodies [][]byte) (res backlogResult, err error) {
 	eyeP, err := b.startEye(ctx, "backlog, EYE_WORKERS=0", dir, 0)
 	if err != nil {
 		return res, err
@@ -184,7 +187,7 @@ func sendBatches(ctx context.Context, addr string, reqs [][]byte, next *atomic.I
 
 // drainAndLag restarts The Eye with a worker on the backlog's directory,
 // times the drain, then measures the end-to-end lag on the same server.
-func (b *bench) drainAndLag(ctx context.Context, dir string) (err error) {
+func (b *bench) drainAndLag(ctx context.Context, dir dataDir) (err error) {
 	eyeP, err := b.startEye(ctx, "drain and lag, EYE_WORKERS=1", dir, 1)
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ func (q queryStat) String() string {
 // queryResult is what the query phase measured.
 type queryResult struct {
 	gen      genResult
+	prepared []string  // what was done to the store before the queries, and found
 	timeline queryStat // GET /sessions/{id}/events/?limit=1000
 	window   queryStat // first page of a category in a 1-hour window
 	first    queryStat // first page of a category, limit=100
@@ -41,13 +42,16 @@ type queryResult struct {
 // queryPhase generates the store, starts The Eye on it and times the
 // queries over HTTP, one request at a time on one keep-alive connection.
 func (b *bench) queryPhase(ctx context.Context) (err error) {
-	dir, err := b.newDataDir("query")
+	dir, err := b.newDataDir(ctx, "query")
 	if err != nil {
 		return err
 	}
 	b.logf("query: generating %s events straight through Store.Write (this is the long part)", count(float64(b.opt.Events)))
 	q := &b.res.query
 	if q.gen, err = b.generate(ctx, dir, b.opt.Events); err != nil {
+		return err
+	}
+	if q.prepared, err = b.store.prepareQueries(ctx, dir); err != nil {
 		return err
 	}
 	eyeP, err := b.startEye(ctx, "queries, EYE_WORKERS=1", dir, 1)
@@ -61,7 +65,7 @@ func (b *bench) queryPhase(ctx context.Context) (err error) {
 	}
 	defer c.Close()
 	qc := queryConn{c: c, host: eyeP.addr, key: b.key}
-	meter := newCPUMeter(eyeP)
+	meter := b.cpuMeter(eyeP)
 	if q.timeline, err = b.timeTimeline(qc, q.gen.timeline); err != nil {
 		return err
 	}
