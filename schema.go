@@ -41,19 +41,31 @@ const (
 	StatusDiscarded = "discarded" // put aside on purpose
 )
 
-// Job is a background task: a bulk replay of error records.
+// Job is a background task: a bulk replay of error records (kind
+// "replay") or a bulk deletion of events (kind "delete").
 type Job struct {
 	ID           string
-	Kind         string // "replay"
-	Filter       ErrorFilter
-	Status       string // running, done, failed
+	Kind         string      // JobReplay or JobDelete
+	Filter       ErrorFilter // the error records a replay replays
+	EventFilter  EventFilter // the events a deletion deletes
+	Status       string      // running, done, failed
 	Replayed     int64
 	StillInvalid int64
+	Matched      int64     // events matching when a deletion started
+	Deleted      int64     // events a deletion deleted so far
 	Error        string    // why it failed
 	Cursor       *Position // where it is in the list of errors to replay
+	Actor        string    // who started it, as the audit log names them
+	ActorName    string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
+
+// Job kinds.
+const (
+	JobReplay = "replay"
+	JobDelete = "delete"
+)
 
 // Job statuses.
 const (

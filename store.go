@@ -37,6 +37,9 @@ type Store interface {
 	UpdateErrorReasons(ctx context.Context, id string, reasons []Reason) error
 	// SetErrorStatus sets an error record's status; ENOTFOUND.
 	SetErrorStatus(ctx context.Context, id, status string) error
+	// DiscardErrors marks discarded the open error records among ids, in
+	// one transaction, and returns how many it marked.
+	DiscardErrors(ctx context.Context, ids []string) (int64, error)
 	// ReplayError stores ev, made from the error record of the same id,
 	// and marks the record replayed, in one transaction. It reports
 	// whether the event was inserted (false: stored already).
@@ -67,6 +70,33 @@ type Store interface {
 	// Size returns the store's size on disk, in bytes.
 	Size(ctx context.Context) (int64, error)
 
+	// CountEvents returns how many events match f (its order and page
+	// are ignored).
+	CountEvents(ctx context.Context, f EventFilter) (int64, error)
+	// DeleteEvents deletes the oldest limit events matching f (by
+	// timestamp, then arrival; its order and page are ignored) in one
+	// transaction that keeps every counter true, and returns how many it
+	// deleted: fewer than limit once none is left.
+	DeleteEvents(ctx context.Context, f EventFilter, limit int) (int64, error)
+	// DeleteSession erases a session: the session, all its events and all
+	// its error records, in one transaction that keeps every counter
+	// true; ENOTFOUND.
+	DeleteSession(ctx context.Context, id string) (DeleteResult, error)
+	// DeleteErrorsBefore deletes the oldest limit error records received
+	// before cutoff, keeping the counters true, and returns how many.
+	DeleteErrorsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+	// DeleteEmptySessions deletes up to limit sessions without events
+	// created before before, and returns how many.
+	DeleteEmptySessions(ctx context.Context, before time.Time, limit int) (int64, error)
+
+	// RecordAudit stores an audit entry.
+	RecordAudit(ctx context.Context, e AuditEntry) error
+	// Audit returns a page of audit entries matching f, newest first.
+	Audit(ctx context.Context, f AuditFilter) (Page[AuditEntry], error)
+	// DeleteAuditBefore deletes the oldest limit audit entries made before
+	// cutoff, and returns how many.
+	DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+
 	// CreateJob stores a new background job.
 	CreateJob(ctx context.Context, j Job) error
 	// Job returns a job, or ENOTFOUND.
@@ -89,11 +119,11 @@ type Store interface {
 	// ENOTFOUND, or ECONFLICT when the new name is taken.
 	UpdateApplication(ctx context.Context, a Application) error
 
-	// Keys returns every API key that works: not revoked, and of no
-	// application or of an active one.
+	// Keys returns every API key that works: not revoked, not expired, and
+	// of no application or of an active one.
 	Keys(ctx context.Context) ([]Key, error)
 	// ApplicationKeys returns the keys of an application, revoked ones
-	// included, oldest first.
+	// included, oldest first; never a user's login session.
 	ApplicationKeys(ctx context.Context, applicationID string) ([]Key, error)
 	// CreateKey stores a new API key.
 	CreateKey(ctx context.Context, k Key) error
@@ -103,6 +133,12 @@ type Store interface {
 
 	// CreateUser stores a new admin user; ECONFLICT when the name is taken.
 	CreateUser(ctx context.Context, u User) error
+	// User returns the user with the id, or ENOTFOUND.
+	User(ctx context.Context, id string) (User, error)
+	// UserByName returns the user with the name, or ENOTFOUND.
+	UserByName(ctx context.Context, name string) (User, error)
+	// Users returns every user, oldest first.
+	Users(ctx context.Context) ([]User, error)
 
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
@@ -139,6 +175,20 @@ type EventFilter struct {
 	Ascending     bool      // oldest first; newest first otherwise
 	Limit         int
 	After         *Position
+
+	// Data selects events by members of their data: each must hold.
+	Data []DataFilter
+}
+
+// DataFilter selects events whose data holds a value at a path.
+type DataFilter struct {
+	// Path is a list of object keys from data's top level: ["form",
+	// "first_name"] is data.form.first_name. It has at least one key.
+	Path []string
+	// Value is the JSON value the member must equal: a string, a
+	// json.Number (equal numbers match: 1.50 matches 1.5), a bool, or nil
+	// for JSON null. A value of another JSON type never matches.
+	Value any
 }
 
 // ErrorFilter selects error records. Empty fields select everything.
@@ -170,6 +220,13 @@ type Key struct {
 	Scopes        []string
 	ApplicationID string // "" for a key of no application (the admin key)
 	Label         string
+	UserID        string // the user whose login session this is; "" for an API key
 	CreatedAt     time.Time
+	ExpiresAt     time.Time // zero: never
 	RevokedAt     time.Time // zero while the key works
+}
+
+// Expired reports whether the key has expired at now.
+func (k Key) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
 }

@@ -32,7 +32,8 @@ func apps(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	s, err := openStore(ctx, c, c.logger(stderr), true)
+	log := c.logger(stderr)
+	s, err := openStore(ctx, c, log, true)
 	if err != nil {
 		return err
 	}
@@ -47,6 +48,7 @@ func apps(ctx context.Context, args []string, getenv func(string) string, stdout
 		if err := s.CreateApplication(ctx, a); err != nil {
 			return fmt.Errorf("create application: %s", eye.ErrorMessage(err))
 		}
+		recordCLI(ctx, s, log, eye.ActionApplicationCreate, a.ID, map[string]any{"name": a.Name})
 		fmt.Fprintf(stdout, "Application %q created: %s\n", a.Name, a.ID)
 		return nil
 	case args[0] == "list" && len(rest) == 0:
@@ -83,7 +85,8 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	s, err := openStore(ctx, c, c.logger(stderr), true)
+	log := c.logger(stderr)
+	s, err := openStore(ctx, c, log, true)
 	if err != nil {
 		return err
 	}
@@ -106,6 +109,8 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		if err := s.CreateKey(ctx, key); err != nil {
 			return err
 		}
+		recordCLI(ctx, s, log, eye.ActionKeyCreate, key.ID, map[string]any{"application_id": a.ID, "scopes": key.Scopes,
+			"label": key.Label, "prefix": key.Prefix})
 		fmt.Fprintf(stderr, "Key %s (%s) created for %q with scopes %s. It is shown once; keep it secret:\n",
 			key.ID, key.Prefix, a.Name, strings.Join(scopes, ","))
 		fmt.Fprintln(stdout, secret)
@@ -134,6 +139,7 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		if err := s.RevokeKey(ctx, "", rest[0]); err != nil {
 			return errors.New(eye.ErrorMessage(err))
 		}
+		recordCLI(ctx, s, log, eye.ActionKeyRevoke, rest[0], nil)
 		fmt.Fprintf(stdout, "Key %s revoked.\n", rest[0])
 		return nil
 	}
@@ -191,7 +197,8 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	s, err := openStore(ctx, c, c.logger(stderr), true)
+	log := c.logger(stderr)
+	s, err := openStore(ctx, c, log, true)
 	if err != nil {
 		return err
 	}
@@ -200,6 +207,7 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 	if err := s.CreateUser(ctx, u); err != nil {
 		return errors.New(eye.ErrorMessage(err))
 	}
+	recordCLI(ctx, s, log, eye.ActionUserCreate, u.ID, map[string]any{"name": u.Name})
 	fmt.Fprintf(stdout, "User %q created.\n", u.Name)
 	return nil
 }

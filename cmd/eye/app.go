@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/admin"
 	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/lifecycle"
 	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/natsq"
 	"github.com/theeye/eye/internal/postgres"
@@ -31,6 +33,10 @@ import (
 // instance, the command line) takes effect here within five seconds.
 const keyRefresh = 2 * time.Second
 
+// retentionInterval is how often the retention runs (EYE_RETENTION), the
+// first time at start.
+const retentionInterval = time.Hour
+
 // app is a running service: the only place where concrete types meet.
 type app struct {
 	cfg      config
@@ -40,6 +46,7 @@ type app struct {
 	api      *api.Server
 	worker   *worker.Worker
 	replay   *replay.Replayer
+	deleter  *lifecycle.Deleter
 	http     *http.Server
 	debug    *http.Server // the profiler, when asked for
 	metrics  *http.Server // the metrics without a key, when asked for
@@ -112,13 +119,22 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	a.cancel = cancel
 	metrics := metric.New()
 	a.replay = replay.New(bg, a.store, rules, log.With("component", "replay"), metrics)
+	a.deleter = lifecycle.NewDeleter(bg, a.store, log.With("component", "deleter"), lifecycle.Pace{})
 	if roles.Query {
 		if err := a.replay.Resume(ctx); err != nil {
 			return nil, fmt.Errorf("resume replay jobs: %w", err)
 		}
+		if err := a.deleter.Resume(ctx); err != nil {
+			return nil, fmt.Errorf("resume deletion jobs: %w", err)
+		}
 	}
 	a.api = api.New(api.Config{Queue: a.queue, Store: a.store, Keys: keys, Rules: rules, Schemas: registry,
-		Replay: a.replay, Logger: log, Metrics: metrics, Roles: roles, RateLimit: c.RateLimit, RateBurst: c.RateBurst})
+		Replay: a.replay, Deleter: a.deleter, Logger: log, Metrics: metrics, Roles: roles, RateLimit: c.RateLimit, RateBurst: c.RateBurst,
+		Retention: c.retention()})
+	if roles.Query {
+		a.api.HandleAdmin(admin.New(admin.Config{Store: a.store, Keys: keys, Replay: a.replay, Schemas: registry,
+			Status: a.api.PipelineStatus, Logger: log.With("component", "admin")}))
+	}
 	a.worker = worker.New(worker.Config{Queue: a.queue, Store: a.store, Rules: rules, BatchSize: c.BatchSize,
 		StopTimeout: c.ShutdownTimeout / 2, Logger: log.With("component", "worker"), Metrics: metrics,
 		Notify: a.queue.Notify})
@@ -145,6 +161,10 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 	a.wg.Go(func() { refresh(bg, keyRefresh, log, loaders) })
 	if pg, ok := a.store.(*postgres.Store); ok && !ingestOnly {
 		a.wg.Go(func() { makePartitions(bg, pg, log) })
+	}
+	if roles.Worker && c.retention() > 0 {
+		ret := lifecycle.NewRetention(a.store, c.retention(), log.With("component", "retention"), metrics, lifecycle.Pace{})
+		a.wg.Go(func() { ret.Run(bg, retentionInterval) })
 	}
 	if roles.Worker {
 		for range c.Workers {
@@ -243,6 +263,9 @@ func (a *app) close() {
 	a.wg.Wait()
 	if a.replay != nil {
 		a.replay.Wait()
+	}
+	if a.deleter != nil {
+		a.deleter.Wait()
 	}
 	if a.queue != nil {
 		a.queue.Close()

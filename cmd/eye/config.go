@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/lifecycle"
 )
 
 // config is the configuration of eye serve and eye migrate. Every setting
@@ -36,6 +37,7 @@ type config struct {
 	RateBurst       int
 	SchemasDir      string
 	UnknownTypes    string
+	Retention       string
 	DebugAddr       string
 	MetricsAddr     string
 	TLSCert         string
@@ -65,6 +67,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
 	fs.StringVar(&c.SchemasDir, "schemas-dir", "", "a folder of JSON Schemas, DIR/<category>/<name>.json, loaded at start")
 	fs.StringVar(&c.UnknownTypes, "unknown-event-types", "accept", "accept or reject events of a type without a schema")
+	fs.StringVar(&c.Retention, "retention", "", "delete events, error records and empty sessions older than this, such as 90d or 12h (at least 1h; empty: keep everything)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "a PEM certificate (chain) file: serve HTTPS (and HTTP/2) with it and -tls-key; read again when it changes")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key file of -tls-cert")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (e.g. 10.0.0.0/8); none by default")
@@ -179,6 +182,9 @@ func (c *config) check() error {
 	if _, err := api.ParseProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
 	}
+	if _, err := lifecycle.ParsePeriod(c.Retention); err != nil {
+		errs = append(errs, err)
+	}
 	if c.UnknownTypes != "accept" && c.UnknownTypes != "reject" {
 		errs = append(errs, fmt.Errorf("unknown-event-types must be accept or reject, not %q", c.UnknownTypes))
 	}
@@ -253,6 +259,12 @@ func parseRoles(list string) (api.Roles, error) {
 		}
 	}
 	return r, nil
+}
+
+// retention is the retention period (checked by check); 0: none.
+func (c *config) retention() time.Duration {
+	d, _ := lifecycle.ParsePeriod(c.Retention)
+	return d
 }
 
 // roles is the process's roles (checked by check).

@@ -59,6 +59,7 @@ Commands:
   store     copy -from SQLITE_PATH -to postgres://…: move an installation's data to PostgreSQL
   tail      the live stream of a running service: a line per event stored (-errors: and rejected)
   stats     the counts of a running service per minute, hour or day
+  export    -format ndjson|csv|parquet [-type errors] [filters] [-o FILE]: a running service's events, in one file
   health    exit 0 when a running service answers /healthz (-ready: /readyz), for container health checks
   version   print the version
 
@@ -103,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return tail(ctx, args[1:], getenv, stdout, stderr)
 	case "stats":
 		return stats(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return exportCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
 		return health(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/lifecycle"
 	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/replay"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	Rules   eye.Rules // with the schema registry as Rules.Schemas
 	Schemas Refresher // the schema registry, refreshed after a change
 	Replay  *replay.Replayer
+	Deleter *lifecycle.Deleter // runs deletion jobs (nil: one whose jobs run until the process ends)
 	Logger  *slog.Logger
 	Metrics *metric.Metrics // nil: counted nowhere
 	Roles   Roles           // the zero value: all of them
@@ -47,6 +49,10 @@ type Config struct {
 	// 1,000); 0 sets no limit.
 	RateLimit float64
 	RateBurst int
+
+	// Retention is the retention period (EYE_RETENTION) that GET /status
+	// shows; 0: no retention.
+	Retention time.Duration
 
 	// MaxBodyBytes bounds the bytes of ingest bodies held at once (default
 	// 256 MiB); over it, ingest answers 503 with Retry-After.
@@ -106,6 +112,9 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metric.New()
 	}
+	if cfg.Deleter == nil {
+		cfg.Deleter = lifecycle.NewDeleter(context.Background(), cfg.Store, cfg.Logger, lifecycle.Pace{})
+	}
 	if cfg.Roles == (Roles{}) {
 		cfg.Roles = Roles{Ingest: true, Worker: true, Query: true}
 	}
@@ -144,11 +153,13 @@ func (s *Server) routes() {
 	// Queries.
 	s.handle("GET /events", eye.ScopeRead, s.listEvents)
 	s.handle("GET /events/{id}", eye.ScopeRead, s.getEvent)
+	s.handle("GET /events/export", eye.ScopeRead, s.exportEvents)
 	s.handle("GET /sessions", eye.ScopeRead, s.listSessions)
 	s.handle("GET /sessions/{id}", eye.ScopeRead, s.getSession)
 	s.handle("GET /sessions/{id}/events", eye.ScopeRead, s.listSessionEvents)
 	s.handle("GET /errors", eye.ScopeRead, s.listErrors)
 	s.handle("GET /errors/{id}", eye.ScopeRead, s.getError)
+	s.handle("GET /errors/export", eye.ScopeRead, s.exportErrors)
 	s.handle("GET /event-types", eye.ScopeRead, s.listEventTypes)
 	s.handle("GET /events/stream", eye.ScopeRead, s.streamEvents)
 	s.handle("GET /stats", eye.ScopeRead, s.getStats)
@@ -169,6 +180,11 @@ func (s *Server) routes() {
 	s.handle("DELETE /errors/{id}", eye.ScopeAdmin, s.discardError)
 	s.handle("GET /jobs/{id}", eye.ScopeAdmin, s.getJob)
 
+	// Deletion, and the audit log of admin actions.
+	s.handle("DELETE /sessions/{id}", eye.ScopeAdmin, s.deleteSession)
+	s.handle("POST /events/delete", eye.ScopeAdmin, s.deleteEvents)
+	s.handle("GET /audit", eye.ScopeAdmin, s.listAudit)
+
 	// Applications and their keys.
 	s.handle("POST /applications", eye.ScopeAdmin, s.createApplication)
 	s.handle("GET /applications", eye.ScopeAdmin, s.listApplications)
@@ -184,6 +200,72 @@ func (s *Server) routes() {
 func (s *Server) handle(pattern, scope string, h http.HandlerFunc) {
 	s.openapi.patterns = append(s.openapi.patterns, pattern)
 	s.mux.Handle(pattern, s.authenticate(scope, h))
+}
+
+// HandleAdmin serves the admin web UI at /admin/: h gets every request
+// under /admin, its path normalized like the API's (no trailing slash).
+// h authenticates its own requests: its login page and static files are
+// public.
+func (s *Server) HandleAdmin(h http.Handler) {
+	s.mux.Handle("/admin", h)
+	s.mux.Handle("/admin/", h)
+}
+
+// PipelineStatus is the pipeline's health, as GET /status reports it.
+type PipelineStatus struct {
+	Health    string       // ok, degraded, stalled or down
+	Reasons   []string     // why it is not ok
+	Store     string       // "ok", or why the store is unreachable
+	Queue     *QueueStatus // nil when the queue is unreachable
+	CheckedAt time.Time
+}
+
+// QueueStatus is what the queue holds and how its workers are doing.
+type QueueStatus struct {
+	Messages   uint64        // queue messages not yet processed (each may hold many events)
+	Bytes      uint64        // their size
+	MaxBytes   int64         // the size at which the queue refuses new messages (0: no limit)
+	Lag        time.Duration // the age of the oldest unprocessed message: the processing lag
+	InProgress int           // messages workers hold, not yet acknowledged
+	Waiting    int           // workers waiting for messages
+}
+
+// PipelineStatus returns the pipeline's health, checked at most once a
+// second however often it is asked.
+func (s *Server) PipelineStatus(ctx context.Context) PipelineStatus {
+	st := s.pipeline.status(ctx)
+	out := PipelineStatus{Health: st.Status, Reasons: st.Reasons, Store: st.Store}
+	out.CheckedAt, _ = eye.ParseTime(st.CheckedAt)
+	if q := st.Queue; q != nil {
+		out.Queue = &QueueStatus{Messages: q.Messages, Bytes: q.Bytes, MaxBytes: q.MaxBytes, InProgress: q.InProgress,
+			Waiting: q.WorkersWaiting}
+		if q.OldestAgeSecs != nil {
+			out.Queue.Lag = time.Duration(*q.OldestAgeSecs * float64(time.Second))
+		}
+	}
+	return out
+}
+
+// CursorList names a list whose pages a cursor continues.
+type CursorList byte
+
+// The lists with cursors.
+const (
+	EventList   CursorList = cursorEvents
+	SessionList CursorList = cursorSessions
+	ErrorList   CursorList = cursorErrors
+)
+
+// Cursor returns the opaque cursor of the API's "next" URLs for a position
+// in a list, so that other pages (the admin UI's) page as the API does.
+func Cursor(list CursorList, ascending bool, pos eye.Position) string {
+	return encodeCursor(byte(list), ascending, pos)
+}
+
+// ParseCursor reads a cursor made by Cursor for the list; ok is false when
+// it is not one.
+func ParseCursor(list CursorList, s string) (pos eye.Position, ascending, ok bool) {
+	return decodeCursor(byte(list), s)
 }
 
 // Shutdown ends the live streams, whose connections would otherwise keep a
@@ -206,6 +288,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler { // a handler cut its answer off on purpose (a failed export)
+				s.observe(r, sw.status, time.Since(start))
+				panic(v)
+			}
 			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				writeProblem(sw, r, http.StatusInternalServerError, eye.EINTERNAL, "Internal error.", nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/lifecycle"
 	"github.com/theeye/eye/internal/metric"
 	"github.com/theeye/eye/internal/natsq"
 	"github.com/theeye/eye/internal/replay"
@@ -65,7 +66,9 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 	done := make(chan struct{})
 	go func() { e.worker.Run(wctx); close(done) }()
 	replayer := replay.New(wctx, store, rules, nil, e.metrics)
-	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules, Schemas: registry, Replay: replayer, Metrics: e.metrics}
+	deleter := lifecycle.NewDeleter(wctx, store, nil, lifecycle.Pace{Batch: 100, Pause: time.Millisecond})
+	cfg := api.Config{Queue: queue, Store: store, Keys: keys, Rules: rules, Schemas: registry, Replay: replayer, Metrics: e.metrics,
+		Deleter: deleter}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -77,6 +80,7 @@ func newEnv(t testing.TB, opts ...func(*api.Config)) *env {
 		cancel()
 		<-done
 		replayer.Wait()
+		deleter.Wait()
 		queue.Close()
 		store.Close()
 	})

@@ -119,6 +119,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionApplicationCreate, a.ID, map[string]any{"name": a.Name})
 	w.Header().Set("Location", "/applications/"+a.ID+"/")
 	writeJSON(w, http.StatusCreated, applicationToJSON(a))
 }
@@ -184,6 +185,7 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionApplicationUpdate, a.ID, map[string]any{"name": a.Name, "active": a.Active})
 	s.refreshKeys(r)
 	writeJSON(w, http.StatusOK, applicationToJSON(a))
 }
@@ -201,6 +203,7 @@ func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionApplicationDeactivate, a.ID, map[string]any{"name": a.Name})
 	s.refreshKeys(r)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -236,6 +239,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionKeyCreate, key.ID, map[string]any{"application_id": a.ID, "scopes": key.Scopes, "label": key.Label,
+		"prefix": key.Prefix})
 	s.refreshKeys(r)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, newKeyJSON{keyJSON: keyToJSON(key), Key: secret})
@@ -301,6 +306,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionKeyRevoke, r.PathValue("key_id"), map[string]any{"application_id": r.PathValue("id")})
 	s.refreshKeys(r)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -98,7 +99,8 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 }
 
 // Lookup returns the key whose secret this is. The secret's hash is
-// compared in constant time with each key sharing its prefix.
+// compared in constant time with each key sharing its prefix. An expired
+// key is refused, even before the next refresh drops it.
 func (k *Keyring) Lookup(secret string) (eye.Key, bool) {
 	h := sha256.Sum256([]byte(secret))
 	prefix := prefixOf(secret)
@@ -113,6 +115,9 @@ func (k *Keyring) Lookup(secret string) (eye.Key, bool) {
 				found, ok = key, true
 			}
 		}
+	}
+	if ok && found.Expired(time.Now()) {
+		return eye.Key{}, false
 	}
 	return found, ok
 }
@@ -134,25 +139,35 @@ func applicationOf(r *http.Request) string {
 }
 
 // authenticate lets a request through when it carries a key with scope:
-// "Authorization: Bearer <key>". A key in the URL is refused (URLs end up
-// in logs and browser histories); the secret is never logged. Repeated
-// failures from one address are answered 429, while valid keys from that
-// address keep working.
+// "Authorization: Bearer <key>", or, without that header, the session
+// cookie of the admin web UI, whose requests with unsafe methods must
+// also carry the session's CSRF token. A key in the URL is refused (URLs
+// end up in logs and browser histories); the secret is never logged.
+// Repeated failures from one address are answered 429, while valid keys
+// from that address keep working.
 func (s *Server) authenticate(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if keyInURL(r) {
 			s.unauthorized(w, r, true, "An API key in the URL is refused: send it in the Authorization header (Bearer).")
 			return
 		}
-		scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		secret = strings.TrimSpace(secret)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		secret, cookie := credentials(r)
+		if secret == "" {
 			s.unauthorized(w, r, false, "Send an API key: Authorization: Bearer <key>.")
 			return
 		}
 		key, ok := s.cfg.Keys.Lookup(secret)
 		if !ok {
+			if cookie {
+				s.unauthorized(w, r, true, "The session is not valid (expired, or logged out): log in again.")
+				return
+			}
 			s.unauthorized(w, r, true, "The API key is not valid (unknown, revoked, or of a deactivated application).")
+			return
+		}
+		if cookie && !safeMethod(r.Method) && !CheckCSRF(r, secret) {
+			writeProblem(w, r, http.StatusForbidden, "csrf_failed",
+				"A request authenticated by the session cookie must carry the session's CSRF token in the "+CSRFHeader+" header.", nil)
 			return
 		}
 		if !eye.Allows(key.Scopes, scope) {
@@ -161,6 +176,69 @@ func (s *Server) authenticate(scope string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, key)))
 	})
+}
+
+// credentials returns the secret a request authenticates with: the
+// bearer key of its Authorization header or, when it has none, the value
+// of its session cookie (cookie is then true). The secret is "" when there
+// is neither.
+func credentials(r *http.Request) (secret string, cookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, key, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", false
+		}
+		return strings.TrimSpace(key), false
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// SessionCookie is the cookie holding the secret of a login session of the
+// admin web UI. A login session is a key of the user's, with an expiry:
+// the cookie authenticates the API's requests like a bearer key.
+const SessionCookie = "eye_session"
+
+// CSRFHeader and CSRFField carry the CSRF token of a session: requests
+// authenticated by the session cookie with an unsafe method must carry it,
+// in the header, or in the form field for the admin UI's HTML forms.
+const (
+	CSRFHeader = "X-CSRF-Token"
+	CSRFField  = "csrf_token"
+)
+
+// CSRFToken returns the CSRF token of the session whose secret this is:
+// base64url(SHA-256("eye-csrf:" + secret)). A page from the server holds
+// it; another site, which cannot read the cookie, cannot make it.
+func CSRFToken(secret string) string {
+	h := sha256.Sum256([]byte("eye-csrf:" + secret))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// CheckCSRF reports whether a request carries the CSRF token of the
+// session whose secret this is: in the X-CSRF-Token header or, for a form
+// body, in the csrf_token field. Tokens are compared in constant time.
+func CheckCSRF(r *http.Request, secret string) bool {
+	got := r.Header.Get(CSRFHeader)
+	if got == "" && isForm(r) {
+		got = r.PostFormValue(CSRFField)
+	}
+	want := CSRFToken(secret)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// isForm reports whether a request's body is an HTML form.
+func isForm(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
+}
+
+// safeMethod reports whether a method only reads.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
 // unauthorized answers 401, or 429 once the client has presented too many
@@ -207,6 +285,27 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// AttemptLimiter limits the attempts of each client address (such as the
+// admin UI's logins) with a token bucket: a client may try burst times at
+// once, then once every interval. It forgets clients whose bucket refilled.
+type AttemptLimiter struct {
+	l *failureLimiter
+}
+
+// NewAttemptLimiter returns a limiter of burst attempts, then one every
+// interval, per client address.
+func NewAttemptLimiter(burst int, interval time.Duration) *AttemptLimiter {
+	return &AttemptLimiter{l: newFailureLimiter(burst, interval)}
+}
+
+// Attempt records an attempt from the request's client address. It
+// reports whether the attempt is allowed and, when it is not, how long
+// until the next one is.
+func (a *AttemptLimiter) Attempt(r *http.Request) (time.Duration, bool) {
+	wait, limited := a.l.fail(clientAddr(r), time.Now())
+	return wait, !limited
 }
 
 // failureLimiter counts failed authentications per client address with a

@@ -21,6 +21,7 @@ func eventFilter(p *params, session string, defaultAscending bool) eye.EventFilt
 		To:            p.time("timestamp__lte"),
 		Ascending:     p.ascending(defaultAscending),
 		Limit:         p.limit(),
+		Data:          p.data(),
 	}
 	if session == "" {
 		f.SessionID = p.uuid("session")
@@ -31,7 +32,7 @@ func eventFilter(p *params, session string, defaultAscending bool) eye.EventFilt
 
 // eventParams are the query parameters of a list of events.
 func eventParams() []string {
-	return []string{"application", "session", "category", "name", "timestamp__gte", "timestamp__lte", "order", "limit", "cursor"}
+	return []string{"application", "session", "category", "name", "timestamp__gte", "timestamp__lte", "order", "limit", "cursor", "data.*"}
 }
 
 // listEvents answers GET /events/: newest first unless order=asc.
@@ -153,6 +154,7 @@ func (s *Server) putEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionEventUpdate, id, map[string]any{"members": mutableMembers()})
 	writeJSON(w, http.StatusOK, eventToJSON(ev))
 }
 
@@ -170,6 +172,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	var members []string // the members the patch names, for the audit log
 	ev, err := s.cfg.Store.UpdateEvent(r.Context(), id, func(cur eye.Event) (eye.Event, []string, error) {
 		fields, err := currentFields(cur)
 		if err != nil {
@@ -203,6 +206,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request) {
 		if len(reasons) > 0 {
 			return cur, nil, invalid(reasons)
 		}
+		members = slices.Sorted(slices.Values(named))
 		if slices.ContainsFunc(named, func(m string) bool { return m == "category" || m == "name" || m == "data" }) {
 			named = append(named, "schema_version") // checked anew against its type's schema
 		}
@@ -212,6 +216,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionEventUpdate, id, map[string]any{"members": members})
 	writeJSON(w, http.StatusOK, eventToJSON(ev))
 }
 
@@ -225,6 +230,7 @@ func (s *Server) deleteEvent(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionEventDelete, id, nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 

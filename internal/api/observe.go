@@ -34,6 +34,8 @@ type statusJSON struct {
 	Queue     *queueJSON `json:"queue"`
 	Store     string     `json:"store"`
 	CheckedAt string     `json:"checked_at"`
+	// Retention is set by GET /status, not cached with the rest.
+	Retention *retentionJSON `json:"retention,omitempty"`
 }
 
 type queueJSON struct {
@@ -159,7 +161,9 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 		badParam(w, r, p.err.param, p.err.detail)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.pipeline.status(r.Context()))
+	st := s.pipeline.status(r.Context())
+	st.Retention = s.retentionStatus(r.Context(), st.Store == healthOK)
+	writeJSON(w, http.StatusOK, st)
 }
 
 // MetricsHandler serves the metrics in Prometheus's text format, with no

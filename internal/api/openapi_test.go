@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -157,6 +158,7 @@ func (r *recorded) Write(b []byte) (int, error) {
 type keyInfo struct {
 	scopes []string
 	known  bool
+	cookie bool // the key came in the session cookie
 }
 
 // streamPath is the one endpoint whose answer never ends: it is checked as
@@ -240,8 +242,17 @@ func (c *conformance) fail(w http.ResponseWriter, msg string) {
 	_, _ = io.WriteString(w, "the answer does not conform to "+documentFile+": "+msg+"\n")
 }
 
-// keyOf returns the scopes of the request's bearer key, if it is a key.
+// keyOf returns the scopes of the request's bearer key, if it is a key,
+// or else of its session cookie's.
 func (c *conformance) keyOf(r *http.Request) keyInfo {
+	if r.Header.Get("Authorization") == "" {
+		cookie, err := r.Cookie(api.SessionCookie)
+		if err != nil {
+			return keyInfo{}
+		}
+		k, found := c.keys.Lookup(cookie.Value)
+		return keyInfo{scopes: k.Scopes, known: found, cookie: true}
+	}
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return keyInfo{}
@@ -332,8 +343,13 @@ func (c *conformance) check(r *http.Request, body []byte, key keyInfo, res *reco
 		SkipSettingDefaults:   true,
 		ExcludeRequestBody:    validatedLater(op.OperationID),
 		AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-			if !key.known {
-				return in.NewError(errors.New("the request carries no valid bearer key"))
+			switch {
+			case in.SecuritySchemeName == "sessionCookie" && !key.cookie:
+				return in.NewError(errors.New("the request carries no session cookie"))
+			case in.SecuritySchemeName == "bearerAuth" && key.cookie:
+				return in.NewError(errors.New("the request carries no bearer key"))
+			case !key.known:
+				return in.NewError(errors.New("the request carries no valid key"))
 			}
 			for _, scope := range in.Scopes {
 				if !eye.Allows(key.scopes, scope) {
@@ -346,12 +362,23 @@ func (c *conformance) check(r *http.Request, body []byte, key keyInfo, res *reco
 	opts.WithCustomSchemaErrorFunc(schemaMessage)
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 
+	answer := res.body.Bytes()
+	if res.sent.Get("Content-Encoding") == "gzip" {
+		// The document describes the content, not its coding (exports).
+		zr, err := gzip.NewReader(bytes.NewReader(answer))
+		if err == nil {
+			answer, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			return []string{fmt.Sprintf("the answer is not the gzip it says: %v", err)}
+		}
+	}
 	var problems []string
 	err := openapi3filter.ValidateResponse(ctx, &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in,
 		Status:                 res.status,
 		Header:                 res.sent,
-		Body:                   io.NopCloser(bytes.NewReader(res.body.Bytes())),
+		Body:                   io.NopCloser(bytes.NewReader(answer)),
 		Options:                opts,
 	})
 	if err != nil {
@@ -471,6 +498,10 @@ func TestOpenAPIOperations(t *testing.T) {
 	if scheme == nil || scheme.Value.Type != "http" || scheme.Value.Scheme != "bearer" {
 		t.Fatalf("security scheme bearerAuth: %+v; want http bearer", scheme)
 	}
+	cookie := doc.Components.SecuritySchemes["sessionCookie"]
+	if cookie == nil || cookie.Value.Type != "apiKey" || cookie.Value.In != "cookie" || cookie.Value.Name != api.SessionCookie {
+		t.Fatalf("security scheme sessionCookie: %+v; want the cookie %s", cookie, api.SessionCookie)
+	}
 	ids := map[string]string{}
 	for p, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -499,10 +530,12 @@ func TestOpenAPIOperations(t *testing.T) {
 					t.Errorf("%s: a public operation's description starts with \"Public: no key needed.\"", name)
 				}
 			} else {
+				// A key, or the admin UI's session cookie, with one scope.
 				req := (*op.Security)[0]
 				scopes := req["bearerAuth"]
-				if len(*op.Security) != 1 || len(req) != 1 || len(scopes) != 1 {
-					t.Errorf("%s: security %v; want bearerAuth with one scope", name, *op.Security)
+				if len(*op.Security) != 2 || len(req) != 1 || len(scopes) != 1 ||
+					len((*op.Security)[1]) != 1 || !slices.Equal((*op.Security)[1]["sessionCookie"], scopes) {
+					t.Errorf("%s: security %v; want bearerAuth or sessionCookie, with one scope", name, *op.Security)
 					continue
 				}
 				if !slices.Contains([]string{eye.ScopeIngest, eye.ScopeRead, eye.ScopeAdmin}, scopes[0]) {

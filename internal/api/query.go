@@ -3,12 +3,16 @@ package api
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/theeye/eye"
 )
@@ -45,7 +49,8 @@ func parseParams(r *http.Request, allowed ...string) *params {
 	for name, values := range v {
 		known := false
 		for _, a := range allowed {
-			known = known || a == name
+			prefix, isPrefix := strings.CutSuffix(a, "*") // "data.*": every name starting with "data."
+			known = known || a == name || isPrefix && strings.HasPrefix(name, prefix)
 		}
 		if !known {
 			p.err = &paramError{name, fmt.Sprintf("Unknown query parameter %q; known here: %s.", name, strings.Join(allowed, ", "))}
@@ -208,4 +213,105 @@ func nextURL(r *http.Request, kind byte, ascending bool, pos *eye.Position) *str
 	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path + "/", RawQuery: q.Encode()}
 	s := u.String()
 	return &s
+}
+
+// Limits of the filters on members of data.
+const (
+	maxDataFilters = 10
+	maxDataDepth   = 32 // as deep as data may nest
+)
+
+// data reads the filters on members of data: every parameter
+// data.<path>=<value>, in the order of their names.
+func (p *params) data() []eye.DataFilter {
+	var names []string
+	for name := range p.v {
+		if strings.HasPrefix(name, "data.") {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	if len(names) > maxDataFilters {
+		p.fail(names[maxDataFilters], "At most %d data filters may be given, not %d.", maxDataFilters, len(names))
+		return nil
+	}
+	var out []eye.DataFilter
+	for _, name := range names {
+		path, err := dataPath(strings.TrimPrefix(name, "data."))
+		if err != nil {
+			p.fail(name, "The query parameter %q does not name a member of data: %v.", name, err)
+			return nil
+		}
+		value, err := dataValue(p.v.Get(name))
+		if err != nil {
+			p.fail(name, "The query parameter %q has a value that cannot match: %v.", name, err)
+			return nil
+		}
+		out = append(out, eye.DataFilter{Path: path, Value: value})
+	}
+	return out
+}
+
+// dataPath reads the path of a data filter: object keys separated by
+// dots. A key holding a dot writes it \. and a backslash \\.
+func dataPath(s string) ([]string, error) {
+	if !utf8.ValidString(s) {
+		return nil, errors.New("it is not UTF-8")
+	}
+	var path []string
+	var key strings.Builder
+	for i := 0; i <= len(s); i++ {
+		switch {
+		case i == len(s) || s[i] == '.':
+			if key.Len() == 0 {
+				return nil, errors.New("a key is empty (two dots in a row, or a dot at an end)")
+			}
+			path = append(path, key.String())
+			key.Reset()
+		case s[i] == '\\':
+			if i+1 == len(s) || s[i+1] != '.' && s[i+1] != '\\' {
+				return nil, errors.New(`a backslash must be followed by a dot or a backslash (\. or \\)`)
+			}
+			i++
+			key.WriteByte(s[i])
+		default:
+			key.WriteByte(s[i])
+		}
+	}
+	if len(path) > maxDataDepth {
+		return nil, fmt.Errorf("it is %d keys deep, more than %d", len(path), maxDataDepth)
+	}
+	return path, nil
+}
+
+// dataValue reads the value of a data filter as the JSON value its text
+// is: true, false, null, a number, or a string in double quotes; any
+// other text is a string as it is. A JSON object or array is refused:
+// filters match single values.
+func dataValue(s string) (any, error) {
+	if !utf8.ValidString(s) {
+		return nil, errors.New("it is not UTF-8")
+	}
+	if s == "" || strings.TrimSpace(s) != s || !json.Valid([]byte(s)) {
+		if strings.HasPrefix(s, `"`) {
+			return nil, errors.New(`a value in double quotes must be a JSON string, such as "3"`)
+		}
+		return s, nil
+	}
+	switch c := s[0]; {
+	case s == "true":
+		return true, nil
+	case s == "false":
+		return false, nil
+	case s == "null":
+		return nil, nil
+	case c == '"':
+		var str string
+		err := json.Unmarshal([]byte(s), &str)
+		return str, err
+	case c == '-' || '0' <= c && c <= '9':
+		return json.Number(s), nil
+	default:
+		return nil, errors.New("it is a JSON object or array; name a member inside it by its path instead")
+	}
 }

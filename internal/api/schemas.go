@@ -101,6 +101,7 @@ func (s *Server) putSchema(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionSchemaPut, category+"/"+name, map[string]any{"category": category, "name": name, "version": sc.Version})
 	s.refreshSchemas(r)
 	w.Header().Set("Location", schemaPath(category, name)+"versions/"+strconv.Itoa(sc.Version)+"/")
 	writeJSON(w, http.StatusCreated, schemaToJSON(sc))
@@ -148,6 +149,8 @@ func (s *Server) deleteSchema(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionSchemaDelete, r.PathValue("category")+"/"+r.PathValue("name"),
+		map[string]any{"category": r.PathValue("category"), "name": r.PathValue("name")})
 	s.refreshSchemas(r)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -187,20 +190,27 @@ func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// jobJSON is a background job.
+// jobJSON is a background job: a replay (replayed, still_invalid) or a
+// deletion (matched, deleted).
 type jobJSON struct {
 	ID           string            `json:"id"`
 	Kind         string            `json:"kind"`
 	Status       string            `json:"status"`
 	Filter       map[string]string `json:"filter"`
-	Replayed     int64             `json:"replayed"`
-	StillInvalid int64             `json:"still_invalid"`
+	Replayed     *int64            `json:"replayed,omitempty"`
+	StillInvalid *int64            `json:"still_invalid,omitempty"`
+	Matched      *int64            `json:"matched,omitempty"`
+	Deleted      *int64            `json:"deleted,omitempty"`
 	Error        *string           `json:"error"`
 	CreatedAt    string            `json:"created_at"`
 	UpdatedAt    string            `json:"updated_at"`
 }
 
 func jobToJSON(j eye.Job) jobJSON {
+	if j.Kind == eye.JobDelete {
+		return jobJSON{ID: j.ID, Kind: j.Kind, Status: j.Status, Filter: filterParams(j.EventFilter), Matched: &j.Matched,
+			Deleted: &j.Deleted, Error: optional(j.Error), CreatedAt: eye.FormatTime(j.CreatedAt), UpdatedAt: eye.FormatTime(j.UpdatedAt)}
+	}
 	f := map[string]string{}
 	set := func(k, v string) {
 		if v != "" {
@@ -219,8 +229,8 @@ func jobToJSON(j eye.Job) jobJSON {
 	if !j.Filter.To.IsZero() {
 		set("received__lte", eye.FormatTime(j.Filter.To))
 	}
-	return jobJSON{ID: j.ID, Kind: j.Kind, Status: j.Status, Filter: f, Replayed: j.Replayed,
-		StillInvalid: j.StillInvalid, Error: optional(j.Error), CreatedAt: eye.FormatTime(j.CreatedAt),
+	return jobJSON{ID: j.ID, Kind: j.Kind, Status: j.Status, Filter: f, Replayed: &j.Replayed,
+		StillInvalid: &j.StillInvalid, Error: optional(j.Error), CreatedAt: eye.FormatTime(j.CreatedAt),
 		UpdatedAt: eye.FormatTime(j.UpdatedAt)}
 }
 
@@ -247,6 +257,11 @@ func (s *Server) replayOne(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	outcome := "stored"
+	if len(reasons) > 0 {
+		outcome = "still_invalid"
+	}
+	s.audit(r, eye.ActionErrorReplay, id, map[string]any{"outcome": outcome})
 	if len(reasons) > 0 {
 		s.fail(w, r, &eye.Error{Code: eye.EUNPROCESSABLE, Reasons: reasons,
 			Message: fmt.Sprintf("The event is still invalid: %s.", eye.ErrorRecord{Reasons: reasons}.Message())})
@@ -272,6 +287,7 @@ func (s *Server) replayMany(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionErrorsReplayJob, j.ID, map[string]any{"filter": jobToJSON(j).Filter})
 	w.Header().Set("Location", "/jobs/"+j.ID+"/")
 	writeJSON(w, http.StatusAccepted, jobToJSON(j))
 }
@@ -288,5 +304,6 @@ func (s *Server) discardError(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, eye.ActionErrorDiscard, id, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

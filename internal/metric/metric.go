@@ -44,6 +44,13 @@ type Metrics struct {
 	// commit and acknowledgement): not duplicates sent by applications.
 	Redelivered prometheus.Counter
 
+	// RetentionDeleted counts what the retention deleted, by kind: events,
+	// errors (error records), sessions, audit (audit entries).
+	RetentionDeleted *prometheus.CounterVec
+	// RetentionLastRun is when this process last finished a run of the
+	// retention, in Unix seconds (0: never).
+	RetentionLastRun prometheus.Gauge
+
 	// IngestSeconds is the latency of ingest answers, by route.
 	IngestSeconds *prometheus.HistogramVec
 	// BatchEvents is the number of records per worker transaction.
@@ -71,6 +78,9 @@ func New() *Metrics {
 	m.Rejected = counter("eye_events_rejected_total", "Error records made from accepted events, by the code of their first reason.", "application", "code")
 	m.Duplicates = counter("eye_events_duplicate_total", "Accepted events dropped as duplicates (same id), in the queue or the store.", "application")
 	m.Replayed = counter("eye_events_replayed_total", "Error records stored as events by a replay.", "application")
+	m.RetentionDeleted = counter("eye_retention_deleted_total", "Rows the retention deleted, by kind: events, errors, sessions, audit.", "kind")
+	m.RetentionLastRun = prometheus.NewGauge(prometheus.GaugeOpts{Name: "eye_retention_last_run_timestamp_seconds",
+		Help: "When this process last finished a run of the retention (Unix seconds; 0: never)."})
 	m.Redelivered = prometheus.NewCounter(prometheus.CounterOpts{Name: "eye_records_redelivered_total",
 		Help: "Records found stored already in a redelivered queue message (a worker stopped between commit and acknowledgement)."})
 	m.IngestSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "eye_ingest_duration_seconds",
@@ -79,7 +89,7 @@ func New() *Metrics {
 		Help: "Records per worker transaction.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)})
 	m.LagSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "eye_event_lag_seconds",
 		Help: "Time from an event's arrival (received_at) to its storage.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
-	m.Registry.MustRegister(m.Redelivered, m.IngestSeconds, m.BatchEvents, m.LagSeconds,
+	m.Registry.MustRegister(m.Redelivered, m.RetentionLastRun, m.IngestSeconds, m.BatchEvents, m.LagSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

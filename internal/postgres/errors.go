@@ -146,6 +146,20 @@ func (s *Store) SetErrorStatus(ctx context.Context, id, status string) error {
 	return nil
 }
 
+// DiscardErrors marks discarded the open error records among ids, in one
+// statement.
+func (s *Store) DiscardErrors(ctx context.Context, ids []string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	r, err := s.db.Exec(ctx, `UPDATE errors SET status = $1 WHERE status = $2 AND id = ANY($3)`,
+		eye.StatusDiscarded, eye.StatusOpen, ids)
+	if err != nil {
+		return 0, storeError("discard errors", err)
+	}
+	return r.RowsAffected(), nil
+}
+
 // ReplayError stores ev, made from the error record with the same id, and
 // marks that record replayed, in one transaction. An event with that id
 // stored already (a second replay) is left alone. It takes its locks in

@@ -119,6 +119,7 @@ func eventsQuery(f eye.EventFilter) (string, []any) {
 	if !f.To.IsZero() {
 		w.add("e.timestamp <= ?", micros(f.To))
 	}
+	addDataFilters(&w, f.Data)
 	op, dir := "<", "DESC"
 	if f.Ascending {
 		op, dir = ">", "ASC"

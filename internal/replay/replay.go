@@ -102,6 +102,9 @@ func (r *Replayer) Resume(ctx context.Context) error {
 		return err
 	}
 	for _, j := range jobs {
+		if j.Kind != eye.JobReplay {
+			continue // another kind of job, run by its own runner
+		}
 		r.log.Info("resuming replay job", "job", j.ID, "replayed", j.Replayed, "still_invalid", j.StillInvalid)
 		r.wg.Go(func() { r.run(j) })
 	}

@@ -96,3 +96,57 @@ func (s *Store) CreateUser(ctx context.Context, u eye.User) error {
 		u.ID, u.Name, u.PasswordHash, micros(u.CreatedAt))
 	return conflict("create user", err, "A user is named %q already.", u.Name)
 }
+
+const userColumns = `id, name, password_hash, created_at`
+
+func scanUser(sc scanner) (eye.User, error) {
+	var (
+		u       eye.User
+		created int64
+	)
+	err := sc.Scan(&u.ID, &u.Name, &u.PasswordHash, &created)
+	u.CreatedAt = fromMicros(created)
+	return u, err
+}
+
+// User returns the user with the id.
+func (s *Store) User(ctx context.Context, id string) (eye.User, error) {
+	return s.user(ctx, "id", id)
+}
+
+// UserByName returns the user with the name.
+func (s *Store) UserByName(ctx context.Context, name string) (eye.User, error) {
+	return s.user(ctx, "name", name)
+}
+
+func (s *Store) user(ctx context.Context, column, value string) (eye.User, error) {
+	// column is one of two constants, never input.
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` = ?`, value))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, eye.Errorf(eye.ENOTFOUND, "No user has the %s %q.", column, value)
+	} else if err != nil {
+		return u, unavailable("get user", err)
+	}
+	return u, nil
+}
+
+// Users returns every user, oldest first.
+func (s *Store) Users(ctx context.Context) ([]eye.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`)
+	if err != nil {
+		return nil, unavailable("list users", err)
+	}
+	defer rows.Close()
+	users := []eye.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, unavailable("scan user", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list users", err)
+	}
+	return users, nil
+}

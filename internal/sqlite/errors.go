@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/theeye/eye"
 )
@@ -152,6 +153,37 @@ func (s *Store) SetErrorStatus(ctx context.Context, id, status string) error {
 		return eye.Errorf(eye.ENOTFOUND, "No error record has the id %q.", id)
 	}
 	return nil
+}
+
+// DiscardErrors marks discarded the open error records among ids, in one
+// transaction.
+func (s *Store) DiscardErrors(ctx context.Context, ids []string) (int64, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, unavailable("begin discard errors", err)
+	}
+	defer tx.Rollback()
+	var n int64
+	const chunk = 500 // parameters per statement
+	for len(ids) > 0 {
+		part := ids[:min(chunk, len(ids))]
+		ids = ids[len(part):]
+		args := []any{eye.StatusDiscarded, eye.StatusOpen}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE errors SET status = ? WHERE status = ? AND id IN (?`+
+			strings.Repeat(", ?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return 0, unavailable("discard errors", err)
+		}
+		changed, _ := r.RowsAffected()
+		n += changed
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, unavailable("commit discard errors", err)
+	}
+	return n, nil
 }
 
 // ReplayError stores ev, made from the error record with the same id, and

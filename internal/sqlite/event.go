@@ -102,6 +102,7 @@ func eventsQuery(f eye.EventFilter) (string, []any) {
 	if !f.To.IsZero() {
 		w.add("timestamp <= ?", micros(f.To))
 	}
+	addDataFilters(&w, f.Data)
 	op, dir := "<", "DESC"
 	if f.Ascending {
 		op, dir = ">", "ASC"

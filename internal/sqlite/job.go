@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/theeye/eye"
 )
@@ -13,14 +15,21 @@ import (
 // jobFilter and jobCursor are the stored JSON of a job's filter and
 // position.
 type jobFilter struct {
-	ApplicationID string `json:"application,omitempty"`
-	Status        string `json:"status,omitempty"`
-	Code          string `json:"code,omitempty"`
-	Category      string `json:"category,omitempty"`
-	Name          string `json:"name,omitempty"`
-	SessionID     string `json:"session,omitempty"`
-	From          int64  `json:"from,omitempty"`
-	To            int64  `json:"to,omitempty"`
+	ApplicationID string    `json:"application,omitempty"`
+	Status        string    `json:"status,omitempty"`
+	Code          string    `json:"code,omitempty"`
+	Category      string    `json:"category,omitempty"`
+	Name          string    `json:"name,omitempty"`
+	SessionID     string    `json:"session,omitempty"`
+	From          int64     `json:"from,omitempty"`
+	To            int64     `json:"to,omitempty"`
+	Data          []jobData `json:"data,omitempty"` // a deletion's filters on members of data
+}
+
+// jobData is the stored JSON of a filter on a member of data.
+type jobData struct {
+	Path  []string        `json:"path"`
+	Value json.RawMessage `json:"value"`
 }
 
 type jobCursor struct {
@@ -31,11 +40,24 @@ type jobCursor struct {
 func encodeJob(j eye.Job) (filter string, cursor sql.NullString, err error) {
 	f := jobFilter{ApplicationID: j.Filter.ApplicationID, Status: j.Filter.Status, Code: j.Filter.Code,
 		Category: j.Filter.Category, Name: j.Filter.Name, SessionID: j.Filter.SessionID}
-	if !j.Filter.From.IsZero() {
-		f.From = micros(j.Filter.From)
+	from, to := j.Filter.From, j.Filter.To
+	if j.Kind == eye.JobDelete {
+		e := j.EventFilter
+		f = jobFilter{ApplicationID: e.ApplicationID, Category: e.Category, Name: e.Name, SessionID: e.SessionID}
+		from, to = e.From, e.To
+		for _, d := range e.Data {
+			v, err := json.Marshal(d.Value)
+			if err != nil {
+				return "", cursor, fmt.Errorf("encode job filter: %w", err)
+			}
+			f.Data = append(f.Data, jobData{Path: d.Path, Value: v})
+		}
 	}
-	if !j.Filter.To.IsZero() {
-		f.To = micros(j.Filter.To)
+	if !from.IsZero() {
+		f.From = micros(from)
+	}
+	if !to.IsZero() {
+		f.To = micros(to)
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -57,9 +79,11 @@ func (s *Store) CreateJob(ctx context.Context, j eye.Job) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO jobs (id, kind, filter, status, replayed, still_invalid, error, cursor, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.ID, j.Kind, filter, j.Status, j.Replayed, j.StillInvalid, j.Error, cursor, micros(j.CreatedAt), micros(j.UpdatedAt))
+	_, err = s.w.ExecContext(ctx, `INSERT INTO jobs (id, kind, filter, status, replayed, still_invalid, matched, deleted, error, cursor,
+			actor, actor_name, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.Kind, filter, j.Status, j.Replayed, j.StillInvalid, j.Matched, j.Deleted, j.Error, cursor,
+		j.Actor, j.ActorName, micros(j.CreatedAt), micros(j.UpdatedAt))
 	if err != nil {
 		return unavailable("create job", err)
 	}
@@ -72,8 +96,8 @@ func (s *Store) UpdateJob(ctx context.Context, j eye.Job) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, replayed = ?, still_invalid = ?, error = ?, cursor = ?, updated_at = ?
-		WHERE id = ?`, j.Status, j.Replayed, j.StillInvalid, j.Error, cursor, micros(j.UpdatedAt), j.ID)
+	r, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, replayed = ?, still_invalid = ?, deleted = ?, error = ?, cursor = ?,
+		updated_at = ? WHERE id = ?`, j.Status, j.Replayed, j.StillInvalid, j.Deleted, j.Error, cursor, micros(j.UpdatedAt), j.ID)
 	if err != nil {
 		return unavailable("update job", err)
 	}
@@ -83,7 +107,8 @@ func (s *Store) UpdateJob(ctx context.Context, j eye.Job) error {
 	return nil
 }
 
-const jobColumns = `id, kind, filter, status, replayed, still_invalid, error, cursor, created_at, updated_at`
+const jobColumns = `id, kind, filter, status, replayed, still_invalid, matched, deleted, error, cursor, actor, actor_name,
+	created_at, updated_at`
 
 func scanJob(sc scanner) (eye.Job, error) {
 	var (
@@ -92,7 +117,8 @@ func scanJob(sc scanner) (eye.Job, error) {
 		cursor           sql.NullString
 		created, updated int64
 	)
-	if err := sc.Scan(&j.ID, &j.Kind, &filter, &j.Status, &j.Replayed, &j.StillInvalid, &j.Error, &cursor, &created, &updated); err != nil {
+	if err := sc.Scan(&j.ID, &j.Kind, &filter, &j.Status, &j.Replayed, &j.StillInvalid, &j.Matched, &j.Deleted, &j.Error, &cursor,
+		&j.Actor, &j.ActorName, &created, &updated); err != nil {
 		return j, err
 	}
 	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -100,13 +126,28 @@ func scanJob(sc scanner) (eye.Job, error) {
 	if err := json.Unmarshal([]byte(filter), &f); err != nil {
 		return j, fmt.Errorf("decode job filter: %w", err)
 	}
-	j.Filter = eye.ErrorFilter{ApplicationID: f.ApplicationID, Status: f.Status, Code: f.Code, Category: f.Category,
-		Name: f.Name, SessionID: f.SessionID}
+	var from, to time.Time
 	if f.From != 0 {
-		j.Filter.From = fromMicros(f.From)
+		from = fromMicros(f.From)
 	}
 	if f.To != 0 {
-		j.Filter.To = fromMicros(f.To)
+		to = fromMicros(f.To)
+	}
+	if j.Kind == eye.JobDelete {
+		j.EventFilter = eye.EventFilter{ApplicationID: f.ApplicationID, Category: f.Category, Name: f.Name,
+			SessionID: f.SessionID, From: from, To: to}
+		for _, d := range f.Data {
+			dec := json.NewDecoder(bytes.NewReader(d.Value))
+			dec.UseNumber() // a number stays a json.Number, as filters take it
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return j, fmt.Errorf("decode job filter: %w", err)
+			}
+			j.EventFilter.Data = append(j.EventFilter.Data, eye.DataFilter{Path: d.Path, Value: v})
+		}
+	} else {
+		j.Filter = eye.ErrorFilter{ApplicationID: f.ApplicationID, Status: f.Status, Code: f.Code, Category: f.Category,
+			Name: f.Name, SessionID: f.SessionID, From: from, To: to}
 	}
 	if cursor.Valid {
 		var c jobCursor

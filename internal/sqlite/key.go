@@ -9,25 +9,27 @@ import (
 	"github.com/theeye/eye"
 )
 
-const keyColumns = `k.id, k.prefix, k.hash, k.scopes, k.application_id, k.label, k.created_at, k.revoked_at`
+const keyColumns = `k.id, k.prefix, k.hash, k.scopes, k.application_id, k.label, k.user_id, k.created_at,
+	k.expires_at, k.revoked_at`
 
 func scanKeys(rows *sql.Rows) ([]eye.Key, error) {
 	defer rows.Close()
 	keys := []eye.Key{}
 	for rows.Next() {
 		var (
-			k       eye.Key
-			scopes  string
-			app     sql.NullString
-			created int64
-			revoked sql.NullInt64
+			k                eye.Key
+			scopes           string
+			app, user        sql.NullString
+			created          int64
+			expires, revoked sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &scopes, &app, &k.Label, &created, &revoked); err != nil {
+		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &scopes, &app, &k.Label, &user, &created, &expires, &revoked); err != nil {
 			return nil, unavailable("scan key", err)
 		}
 		k.Scopes = strings.Fields(scopes)
-		k.ApplicationID = app.String
+		k.ApplicationID, k.UserID = app.String, user.String
 		k.CreatedAt = fromMicros(created)
+		k.ExpiresAt = fromNullMicros(expires)
 		k.RevokedAt = fromNullMicros(revoked)
 		keys = append(keys, k)
 	}
@@ -37,23 +39,25 @@ func scanKeys(rows *sql.Rows) ([]eye.Key, error) {
 	return keys, nil
 }
 
-// Keys returns every key that works: not revoked, of no application or of
-// an active one.
+// Keys returns every key that works: not revoked, not expired, of no
+// application or of an active one.
 func (s *Store) Keys(ctx context.Context) ([]eye.Key, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys k
 		LEFT JOIN applications a ON a.id = k.application_id
-		WHERE k.revoked_at IS NULL AND (k.application_id IS NULL OR a.active)
-		ORDER BY k.created_at, k.id`)
+		WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)
+			AND (k.application_id IS NULL OR a.active)
+		ORDER BY k.created_at, k.id`, micros(time.Now()))
 	if err != nil {
 		return nil, unavailable("list keys", err)
 	}
 	return scanKeys(rows)
 }
 
-// ApplicationKeys returns an application's keys, revoked ones included.
+// ApplicationKeys returns an application's keys, revoked ones included,
+// never a login session.
 func (s *Store) ApplicationKeys(ctx context.Context, applicationID string) ([]eye.Key, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys k
-		WHERE k.application_id = ? ORDER BY k.created_at, k.id`, applicationID)
+		WHERE k.application_id = ? AND k.user_id IS NULL ORDER BY k.created_at, k.id`, applicationID)
 	if err != nil {
 		return nil, unavailable("list keys", err)
 	}
@@ -62,9 +66,10 @@ func (s *Store) ApplicationKeys(ctx context.Context, applicationID string) ([]ey
 
 // CreateKey stores a new API key (its hash, never its secret).
 func (s *Store) CreateKey(ctx context.Context, k eye.Key) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO keys (id, prefix, hash, scopes, application_id, label, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Prefix, k.Hash, strings.Join(k.Scopes, " "), nullString(k.ApplicationID), k.Label, micros(k.CreatedAt))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO keys (id, prefix, hash, scopes, application_id, label, user_id,
+		created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Prefix, k.Hash, strings.Join(k.Scopes, " "), nullString(k.ApplicationID), k.Label, nullString(k.UserID),
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt))
 	if err != nil {
 		return unavailable("create key", err)
 	}

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"OneOutcomePerID", testOneOutcomePerID},
 		{"EventPages", testEventPages},
 		{"EventFilters", testEventFilters},
+		{"DataFilters", testDataFilters},
+		{"DataFilterPages", testDataFilterPages},
 		{"UpdateEvent", testUpdateEvent},
 		{"DeleteEvent", testDeleteEvent},
 		{"SessionPages", testSessionPages},
@@ -42,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"Applications", testApplications},
 		{"ApplicationFilters", testApplicationFilters},
 		{"Users", testUsers},
+		{"UserLookups", testUserLookups},
+		{"LoginSessions", testLoginSessions},
+		{"DiscardErrors", testDiscardErrors},
 		{"Schemas", testSchemas},
 		{"EventTypes", testEventTypes},
 		{"Replay", testReplay},
@@ -49,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"Stats", testStats},
 		{"NotFound", testNotFound},
 	}
+	tests = append(tests, lifecycleTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
