@@ -36,6 +36,8 @@ const (
 	ActionKeyCreate             = "key.create"
 	ActionKeyRevoke             = "key.revoke"
 	ActionUserCreate            = "user.create"
+	ActionUserDelete            = "user.delete"
+	ActionUserPasswordReset     = "user.password_reset"
 	ActionEventUpdate           = "event.update"
 	ActionEventDelete           = "event.delete"
 	ActionSessionDelete         = "session.delete"
@@ -47,6 +49,15 @@ const (
 	ActionErrorDiscard          = "error.discard"
 	ActionRetentionRun          = "retention.run"
 )
+
+// AuditActions returns every audited action, in the order of the Action
+// constants.
+func AuditActions() []string {
+	return []string{ActionApplicationCreate, ActionApplicationUpdate, ActionApplicationDeactivate, ActionKeyCreate,
+		ActionKeyRevoke, ActionUserCreate, ActionUserDelete, ActionUserPasswordReset, ActionEventUpdate, ActionEventDelete,
+		ActionSessionDelete, ActionEventsDeleteJob, ActionSchemaPut, ActionSchemaDelete, ActionErrorReplay,
+		ActionErrorsReplayJob, ActionErrorDiscard, ActionRetentionRun}
+}
 
 // Actors that are not keys or users.
 const (

@@ -76,6 +76,11 @@ type StatsFilter struct {
 	Category      string
 	Name          string
 	ApplicationID string
+
+	// Data selects events by members of their data. With it, the events
+	// themselves are counted (the per-minute counts know nothing of data),
+	// and no error record is: error records have no stored data.
+	Data []DataFilter
 }
 
 // StatsBucket counts events (by their timestamp) and error records (by

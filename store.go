@@ -65,7 +65,8 @@ type Store interface {
 	EventTypes(ctx context.Context) ([]EventType, error)
 	// Stats returns the buckets of f's range that count anything, in
 	// order; the counts are kept per minute in the same transactions as
-	// the events and error records.
+	// the events and error records. With f.Data, the matching events are
+	// counted from the events themselves, and error records not at all.
 	Stats(ctx context.Context, f StatsFilter) ([]StatsBucket, error)
 	// Size returns the store's size on disk, in bytes.
 	Size(ctx context.Context) (int64, error)

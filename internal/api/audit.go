@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/audit"
@@ -60,6 +62,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	p := parseParams(r, "action", "actor", "timestamp__gte", "timestamp__lte", "limit", "cursor")
 	f := eye.AuditFilter{Action: p.str("action"), Actor: p.str("actor"), From: p.time("timestamp__gte"), To: p.time("timestamp__lte"),
 		Limit: p.limit(), After: p.cursor(cursorAudit, false)}
+	if f.Action != "" && !slices.Contains(eye.AuditActions(), f.Action) {
+		p.fail("action", "The query parameter \"action\" must be an audited action (%s), not %q.",
+			strings.Join(eye.AuditActions(), ", "), f.Action)
+	}
+	if f.Actor != "" && !validActor(f.Actor) {
+		p.fail("actor", "The query parameter \"actor\" must be key:<id>, user:<id>, %s or %s, not %q.",
+			eye.ActorCLI, eye.ActorRetention, f.Actor)
+	}
 	if p.err != nil {
 		badParam(w, r, p.err.param, p.err.detail)
 		return
@@ -75,4 +85,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Next = nextURL(r, cursorAudit, false, page.Next)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// validActor reports whether an actor filter names an actor as entries do:
+// key:<id>, user:<id>, cli or retention.
+func validActor(a string) bool {
+	if a == eye.ActorCLI || a == eye.ActorRetention {
+		return true
+	}
+	kind, id, ok := strings.Cut(a, ":")
+	return ok && (kind == "key" || kind == "user") && id != ""
 }

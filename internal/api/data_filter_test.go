@@ -84,6 +84,7 @@ func TestDataFilters(t *testing.T) {
 		{"data.x=" + url.QueryEscape(`[1]`), "data.x"},
 		{"data.x=" + url.QueryEscape(`"unterminated`), "data.x"},
 		{"data.x=%FF", "data.x"},
+		{"data.x=1e-99999", "data.x"},
 		{"data.x=1&data.x=2", "data.x"},
 		{many, "data.kk"},
 		{"data=1", "data"},
@@ -120,5 +121,57 @@ func (e *env) allPages(res response) []map[string]any {
 			return out
 		}
 		res = e.admin("GET", strings.TrimPrefix(next, e.srv.URL), nil)
+	}
+}
+
+// TestDataFilterStats counts events by members of their data through GET
+// /stats/: only the matching events, and no error records.
+func TestDataFilterStats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	session := eye.NewID()
+	for _, host := range []string{"www.example.com", "www.example.com", "shop.example.com"} {
+		e.accepted(map[string]any{"session_id": session, "category": "page interaction", "name": "pageview",
+			"data": map[string]any{"host": host}, "timestamp": "2021-01-01T09:15:27Z"})
+	}
+	e.accepted(map[string]any{"session_id": session, "category": "page interaction", "name": "pageview",
+		"data": map[string]any{}, "timestamp": "2021-01-01T09:15:27Z"}) // an error record of that day
+	e.waitEvents("/events/", 3)
+
+	day := func(query string) (events, errors float64) {
+		t.Helper()
+		res := e.admin("GET", "/stats/?interval=day&from=2021-01-01T00:00:00Z&to=2021-01-01T23:59:59Z&"+query, nil)
+		if res.status != 200 {
+			t.Fatalf("GET /stats/?%s: %d %s", query, res.status, res.body)
+		}
+		results := res.json(t)["results"].([]any)
+		if len(results) != 1 {
+			t.Fatalf("GET /stats/?%s: %d intervals, want 1", query, len(results))
+		}
+		b := results[0].(map[string]any)
+		return b["events"].(float64), b["errors"].(float64)
+	}
+	for _, tt := range []struct {
+		query          string
+		events, errors float64
+	}{
+		{"data.host=www.example.com", 2, 0},
+		{"data.host=shop.example.com&category=" + url.QueryEscape("page interaction"), 1, 0},
+		{"data.host=nowhere.example.com", 0, 0},
+		{"name=pageview", 3, 0}, // received now: the error record is counted today, not then
+	} {
+		if ev, er := day(tt.query); ev != tt.events || er != tt.errors {
+			t.Errorf("GET /stats/?%s: %v events, %v errors; want %v, %v", tt.query, ev, er, tt.events, tt.errors)
+		}
+	}
+	for _, tt := range []struct{ query, param string }{
+		{"data.a..b=1", "data.a..b"},
+		{"data.x=" + url.QueryEscape(`{"a":1}`), "data.x"},
+		{"data=1", "data"},
+	} {
+		p := wantProblem(t, e.admin("GET", "/stats/?"+tt.query, nil), 400, "invalid_parameter")
+		if p["param"] != tt.param {
+			t.Errorf("GET /stats/?%s: param %v, want %q (%v)", tt.query, p["param"], tt.param, p["detail"])
+		}
 	}
 }

@@ -190,9 +190,9 @@ const maxStatsBuckets = 10_000
 // getStats answers GET /stats/: events (by timestamp) and error records (by
 // arrival) per interval, every interval of the range present.
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
-	p := parseParams(r, "from", "to", "interval", "category", "name", "application")
+	p := parseParams(r, "from", "to", "interval", "category", "name", "application", "data.*")
 	f := eye.StatsFilter{Interval: p.str("interval"), Category: p.str("category"), Name: p.str("name"),
-		ApplicationID: p.str("application")}
+		ApplicationID: p.str("application"), Data: p.data()}
 	if f.Interval == "" {
 		f.Interval = eye.IntervalMinute
 	}

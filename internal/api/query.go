@@ -310,8 +310,40 @@ func dataValue(s string) (any, error) {
 		err := json.Unmarshal([]byte(s), &str)
 		return str, err
 	case c == '-' || '0' <= c && c <= '9':
+		if !numberInRange(s) {
+			return nil, fmt.Errorf("the number %.20s… has digits beyond %d places from the decimal point, which the store cannot compare",
+				s, maxNumberPlaces)
+		}
 		return json.Number(s), nil
 	default:
 		return nil, errors.New("it is a JSON object or array; name a member inside it by its path instead")
 	}
+}
+
+// maxNumberPlaces bounds how far from the decimal point a number's digits
+// may be in a data filter: PostgreSQL's numeric takes 16,383 places after
+// it (and more before), and refuses the filter otherwise.
+const maxNumberPlaces = 16383
+
+// numberInRange reports whether every nonzero digit of a JSON number is
+// within maxNumberPlaces places of the decimal point.
+func numberInRange(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		if err != nil {
+			return false // an exponent beyond an int
+		}
+		mant, exp = s[:i], e
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return true // zero, whatever its exponent
+	}
+	// The places of the first and last nonzero digits: 0 is the units.
+	first := len(whole) - 1 - (len(whole+frac) - len(digits)) + exp
+	last := first - (len(strings.TrimRight(digits, "0")) - 1)
+	return first <= maxNumberPlaces && last >= -maxNumberPlaces
 }

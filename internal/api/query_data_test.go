@@ -19,6 +19,13 @@ func TestDataValue(t *testing.T) {
 		{"-1.50", json.Number("-1.50")},
 		{"1e3", json.Number("1e3")},
 		{"12345678901234567890123", json.Number("12345678901234567890123")},
+		{"1e400", json.Number("1e400")},
+		{"-1e-400", json.Number("-1e-400")},
+		{"1e16383", json.Number("1e16383")},
+		{"0.5e-16382", json.Number("0.5e-16382")},
+		{"12.5e16382", json.Number("12.5e16382")},
+		{"0e99999", json.Number("0e99999")},
+		{"0.000e-99999", json.Number("0.000e-99999")},
 		{`"3"`, "3"},
 		{`"a \"b\" \u00e9"`, `a "b" é`},
 		{`""`, ""},
@@ -42,7 +49,8 @@ func TestDataValue(t *testing.T) {
 			t.Errorf("dataValue(%q) = %#v, %v; want %#v", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{`{"a": 1}`, `[1, 2]`, `{}`, `"unterminated`, `"a" "b"`, "\xff"} {
+	for _, in := range []string{`{"a": 1}`, `[1, 2]`, `{}`, `"unterminated`, `"a" "b"`, "\xff",
+		"1e16384", "1e-16384", "0.5e-16383", "125e16382", "1e999999999999999999999", "0e999999999999999999999", "-1e999999"} {
 		if got, err := dataValue(in); err == nil {
 			t.Errorf("dataValue(%q) = %#v; want an error", in, got)
 		}

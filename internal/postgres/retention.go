@@ -156,7 +156,8 @@ func partitionName(start time.Time) string {
 //  3. Its ids are deleted from event_ids; sessions, their applications
 //     and stats rows are locked in the order of their keys and counted
 //     down (a session's first and last event recomputed only when one of
-//     them was in the partition); rows left counting nothing are deleted.
+//     them was in the partition); rows left counting nothing are deleted
+//     instead of counted down.
 //  4. Events is locked exclusively, waiting at most dropLockTimeout: no
 //     read or write of events runs meanwhile. Then the types are counted
 //     down (every writer locks those, so only now) and the partition is
@@ -236,18 +237,20 @@ func (s *Store) dropPartition(ctx context.Context, start time.Time) (int64, erro
 			{"lock session applications", `SELECT 1 FROM session_applications
 				WHERE (session_id, application_id) IN (SELECT session_id, application_id FROM gone_apps)
 				ORDER BY session_id, application_id FOR UPDATE`},
+			// Rows left counting nothing are deleted, the others counted
+			// down: each row is written once.
+			{"delete session applications", `DELETE FROM session_applications a USING gone_apps g
+				WHERE a.session_id = g.session_id AND a.application_id = g.application_id AND a.event_count = g.n`},
 			{"count down session applications", `UPDATE session_applications a SET event_count = a.event_count - g.n
 				FROM gone_apps g WHERE a.session_id = g.session_id AND a.application_id = g.application_id`},
-			{"delete session applications", `DELETE FROM session_applications a USING gone_apps g
-				WHERE a.session_id = g.session_id AND a.application_id = g.application_id AND a.event_count = 0`},
 			{"lock stats", `SELECT 1 FROM stats
 				WHERE (minute, application_id, category, name) IN (SELECT minute, application_id, category, name FROM gone_stats)
 				ORDER BY minute, application_id, category, name FOR UPDATE`},
-			{"count down stats", `UPDATE stats s SET events = s.events - g.n FROM gone_stats g
-				WHERE s.minute = g.minute AND s.application_id = g.application_id AND s.category = g.category AND s.name = g.name`},
 			{"delete stats", `DELETE FROM stats s USING gone_stats g
 				WHERE s.minute = g.minute AND s.application_id = g.application_id AND s.category = g.category AND s.name = g.name
-				AND s.events = 0 AND s.errors = 0`},
+				AND s.events = g.n AND s.errors = 0`},
+			{"count down stats", `UPDATE stats s SET events = s.events - g.n FROM gone_stats g
+				WHERE s.minute = g.minute AND s.application_id = g.application_id AND s.category = g.category AND s.name = g.name`},
 			{"set lock timeout", `SELECT set_config('lock_timeout', '` + dropLockTimeout + `', true)`},
 			{"lock events", `LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE`},
 			{"lock types", `SELECT 1 FROM event_types WHERE (category, name) IN (SELECT category, name FROM gone_types)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/storetest"
 )
 
 // TestMeasureRetention measures, on a month of N events
@@ -30,12 +31,12 @@ func TestMeasureRetention(t *testing.T) {
 		if err := s.EnsurePartitions(ctx, month.AddDate(0, 1, 0)); err != nil {
 			t.Fatal(err)
 		}
-		span := int64(month.AddDate(0, 1, 0).Sub(month))
+		span := month.AddDate(0, 1, 0).Sub(month) // j*span would overflow: each event is span/n after the one before
 		for i := 0; i < n; i += 1000 {
 			var b eye.Batch
 			for j := i; j < min(i+1000, n); j++ {
 				// Sessions of 20 events; two applications, three types.
-				ev := event(fmt.Sprintf("%08d-0000-4000-8000-000000000000", j/20), j+1, month.Add(time.Duration(int64(j)*span/int64(n))))
+				ev := event(fmt.Sprintf("%08d-0000-4000-8000-000000000000", j/20), j+1, month.Add(time.Duration(j)*(span/time.Duration(n))))
 				ev.ApplicationID, ev.Name = fmt.Sprintf("app-%d", j%2), fmt.Sprintf("name-%d", j%3)
 				b.Events = append(b.Events, ev)
 			}
@@ -100,4 +101,51 @@ func TestMeasureRetention(t *testing.T) {
 	took = time.Since(start)
 	t.Logf("batched deletes of %d events: %v (%.0f events/s); longest query meanwhile %v", total, took.Round(time.Millisecond),
 		float64(total)/took.Seconds(), done().Round(time.Millisecond))
+}
+
+// TestDropPartitionCounters drops a month whose events share sessions,
+// applications of sessions and per-minute counts with what stays: events
+// of the next month, and error records received in the dropped month
+// (counted in the same minutes as its events). Every counter must come
+// out true: rows left counting something are counted down, the others
+// deleted.
+func TestDropPartitionCounters(t *testing.T) {
+	ctx := t.Context()
+	s := open(t)
+	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.EnsurePartitions(ctx, jan.AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	straddling, janOnly := eye.NewID(), eye.NewID()
+	var b eye.Batch
+	for i := range 12 {
+		ts := jan.Add(time.Duration(i) * time.Hour)
+		ev := event(straddling, i+1, ts)
+		ev.ApplicationID = fmt.Sprintf("app-%d", i%2)
+		b.Events = append(b.Events, ev)
+		b.Events = append(b.Events, event(janOnly, 100+i, ts))
+		// An error record of the same minute, application and type as a
+		// dropped event: their stats row keeps the error.
+		b.Errors = append(b.Errors, eye.ErrorRecord{ID: eye.NewID(), ReceivedAt: ts.Add(time.Second), ApplicationID: ev.ApplicationID,
+			Category: ev.Category, Name: ev.Name, SessionID: straddling, Seq: uint64(200 + i), Payload: []byte(`{}`),
+			Reasons: []eye.Reason{{Code: eye.CodeEmptyData, Field: "data", Message: "empty"}}})
+	}
+	for i := range 3 { // February: app-0 only
+		b.Events = append(b.Events, event(straddling, 300+i, jan.AddDate(0, 1, i)))
+	}
+	if _, err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	parts, n, err := s.DropPartitionsBefore(ctx, jan.AddDate(0, 1, 0))
+	if err != nil || n != 24 || len(parts) != 1 {
+		t.Fatalf("DropPartitionsBefore = %v, %d, %v; want events_202601, 24", parts, n, err)
+	}
+	storetest.CheckCounters(t, s, jan.AddDate(0, -1, 0), jan.AddDate(0, 2, 0), straddling, janOnly)
+	sess, err := s.Session(ctx, straddling)
+	if err != nil || sess.EventCount != 3 || !sess.FirstSeen.Equal(jan.AddDate(0, 1, 0)) || len(sess.ApplicationIDs) != 1 {
+		t.Errorf("the straddling session after the drop: %+v, %v", sess, err)
+	}
+	if sess, err := s.Session(ctx, janOnly); err != nil || sess.EventCount != 0 || !sess.FirstSeen.IsZero() {
+		t.Errorf("the session of January alone after the drop: %+v, %v", sess, err)
+	}
 }

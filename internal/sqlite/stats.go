@@ -28,6 +28,9 @@ func (s *Store) Stats(ctx context.Context, f eye.StatsFilter) ([]eye.StatsBucket
 	if err != nil {
 		return nil, err
 	}
+	if len(f.Data) > 0 {
+		return s.dataStats(ctx, f, per)
+	}
 	var w where
 	w.add("minute >= ?", minuteOf(f.From))
 	w.add("minute < ?", minuteOf(f.To))

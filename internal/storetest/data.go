@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/theeye/eye"
 )
@@ -126,6 +129,71 @@ func testDataFilterPages(t *testing.T, s eye.Store) {
 		slices.Reverse(desc)
 		if got := listAll(t, s, f); !slices.Equal(ids(got), ids(desc)) {
 			t.Errorf("descending, limit %d: %d events, want %d in order", limit, len(got), len(want))
+		}
+	}
+}
+
+// testDataStats checks Stats with filters on members of data: the
+// matching events are counted per interval by their timestamp, with the
+// other filters, error records not at all; before 1970 too.
+func testDataStats(t *testing.T, s eye.Store) {
+	g := &gen{}
+	ctx := context.Background()
+	app := "stats-" + eye.NewID()
+	day := time.Date(2022, 3, 4, 0, 0, 0, 0, time.UTC)
+	old := time.Date(1969, 12, 31, 23, 59, 30, 0, time.UTC) // a negative timestamp
+	mk := func(ts time.Time, category, data string) eye.Event {
+		ev := g.event(newSession(), 0)
+		ev.ApplicationID, ev.Timestamp, ev.Category, ev.Data = app, ts, category, []byte(data)
+		return ev
+	}
+	rec := g.errorRecord(newSession(), eye.CodeEmptyData, 0)
+	rec.ApplicationID, rec.ReceivedAt = app, day.Add(10*time.Minute)
+	write(t, s, eye.Batch{Events: []eye.Event{
+		mk(day.Add(10*time.Minute+5*time.Second), "page", `{"host":"a.example.com","n":1}`),
+		mk(day.Add(10*time.Minute+59*time.Second), "page", `{"host":"a.example.com","n":2}`),
+		mk(day.Add(10*time.Minute+30*time.Second), "page", `{"host":"b.example.com","n":1}`),
+		mk(day.Add(2*time.Hour), "form", `{"host":"a.example.com","n":1}`),
+		mk(old, "page", `{"host":"a.example.com","n":1}`),
+	}, Errors: []eye.ErrorRecord{rec}})
+
+	host := func(h string) []eye.DataFilter { return []eye.DataFilter{{Path: []string{"host"}, Value: h}} }
+	whole := func(f eye.StatsFilter) eye.StatsFilter {
+		f.ApplicationID, f.From, f.To = app, day, day.Add(24*time.Hour)
+		return f
+	}
+	tests := []struct {
+		f    eye.StatsFilter
+		want string
+	}{
+		{whole(eye.StatsFilter{Interval: eye.IntervalMinute, Data: host("a.example.com")}), "2022-03-04 00:10 2/0, 2022-03-04 02:00 1/0"},
+		{whole(eye.StatsFilter{Interval: eye.IntervalHour, Data: host("a.example.com")}), "2022-03-04 00:00 2/0, 2022-03-04 02:00 1/0"},
+		{whole(eye.StatsFilter{Interval: eye.IntervalDay, Data: host("a.example.com")}), "2022-03-04 00:00 3/0"},
+		{whole(eye.StatsFilter{Interval: eye.IntervalDay, Data: host("b.example.com")}), "2022-03-04 00:00 1/0"},
+		{whole(eye.StatsFilter{Interval: eye.IntervalDay, Data: host("c.example.com")}), ""},
+		{whole(eye.StatsFilter{Interval: eye.IntervalHour, Category: "form", Data: host("a.example.com")}), "2022-03-04 02:00 1/0"},
+		{whole(eye.StatsFilter{Interval: eye.IntervalDay, Data: append(host("a.example.com"),
+			eye.DataFilter{Path: []string{"n"}, Value: json.Number("1")})}), "2022-03-04 00:00 2/0"},
+		{eye.StatsFilter{ApplicationID: app, Interval: eye.IntervalMinute, From: day.Add(10 * time.Minute), To: day.Add(11 * time.Minute),
+			Data: host("a.example.com")}, "2022-03-04 00:10 2/0"},
+		{eye.StatsFilter{ApplicationID: app, Interval: eye.IntervalMinute, From: day.Add(11 * time.Minute), To: day.Add(2 * time.Hour),
+			Data: host("a.example.com")}, ""},
+		{eye.StatsFilter{ApplicationID: app, Interval: eye.IntervalHour, From: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC),
+			To: time.Date(1970, 1, 1, 1, 0, 0, 0, time.UTC), Data: host("a.example.com")}, "1969-12-31 23:00 1/0"},
+		{eye.StatsFilter{ApplicationID: app, Interval: eye.IntervalDay, From: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC),
+			To: time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC), Data: host("a.example.com")}, "1969-12-31 00:00 1/0"},
+	}
+	for _, tt := range tests {
+		got, err := s.Stats(ctx, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, b := range got {
+			out = append(out, fmt.Sprintf("%s %d/%d", b.Start.Format("2006-01-02 15:04"), b.Events, b.Errors))
+		}
+		if got := strings.Join(out, ", "); got != tt.want {
+			t.Errorf("Stats(%+v) = %q, want %q", tt.f, got, tt.want)
 		}
 	}
 }
