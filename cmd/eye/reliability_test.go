@@ -140,14 +140,21 @@ func TestCrashLosesNothing(t *testing.T) {
 	p.key = key
 
 	// Every acked event, stored once: the store's ids are unique, and the
-	// session counts each once.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	// session counts each once. Wait until all are counted, or the queue
+	// has been empty for a while (on a loaded machine the backlog can take
+	// long to drain).
+	deadline := time.Now().Add(3 * time.Minute)
+	for empty := 0; empty < 10 && time.Now().Before(deadline); {
 		ss := p.get("/sessions/" + session + "/")
-		if ss["event_count"].(float64) >= float64(len(l.acked)) || time.Now().After(deadline) {
+		if ss["event_count"].(float64) >= float64(len(l.acked)) {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		if q, ok := p.get("/status")["queue"].(map[string]any); ok && q["messages"] == 0.0 && q["in_progress"] == 0.0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	stored := map[string]int{}
 	for _, ev := range p.all("/events/?limit=1000&session=" + session) {
