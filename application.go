@@ -9,7 +9,14 @@ type Application struct {
 	Name      string
 	CreatedAt time.Time
 	Active    bool // a deactivated application's keys stop working; its events stay
+
+	// AllowedOrigins are the web origins (scheme://host[:port]) whose pages
+	// may send events with the application's browser keys.
+	AllowedOrigins []string
 }
+
+// MaxAllowedOrigins bounds an application's allowed origins.
+const MaxAllowedOrigins = 100
 
 // MaxApplicationNameLen bounds an application's name, in characters.
 const MaxApplicationNameLen = 100

@@ -69,12 +69,17 @@ const (
 	ScopeIngest = "ingest" // send events and mint sessions
 	ScopeRead   = "read"   // read events, sessions and error records of every application
 	ScopeAdmin  = "admin"  // everything
+
+	// ScopeBrowser is the scope of a key that web pages send events with:
+	// public by nature, it ingests only, from its application's allowed
+	// origins, and is never combined with another scope.
+	ScopeBrowser = "browser"
 )
 
 // Allows reports whether a key with scopes may act in scope.
 func Allows(scopes []string, scope string) bool {
 	for _, s := range scopes {
-		if s == scope || s == ScopeAdmin {
+		if s == scope || s == ScopeAdmin || s == ScopeBrowser && scope == ScopeIngest {
 			return true
 		}
 	}

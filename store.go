@@ -116,7 +116,7 @@ type Store interface {
 	ApplicationByName(ctx context.Context, name string) (Application, error)
 	// Applications returns every application, oldest first.
 	Applications(ctx context.Context) ([]Application, error)
-	// UpdateApplication changes an application's name and active flag;
+	// UpdateApplication changes an application's name, active flag and allowed origins;
 	// ENOTFOUND, or ECONFLICT when the new name is taken.
 	UpdateApplication(ctx context.Context, a Application) error
 
@@ -131,6 +131,10 @@ type Store interface {
 	// RevokeKey revokes a key of an application (any key when
 	// applicationID is ""); ENOTFOUND when there is no such key.
 	RevokeKey(ctx context.Context, applicationID, keyID string) error
+	// RecordKeyUses sets the last use of each key named (by id) to the
+	// time given, unless it has a later one, in one statement; ids of no
+	// key are ignored.
+	RecordKeyUses(ctx context.Context, uses map[string]time.Time) error
 
 	// CreateUser stores a new admin user; ECONFLICT when the name is taken.
 	CreateUser(ctx context.Context, u User) error
@@ -140,6 +144,12 @@ type Store interface {
 	UserByName(ctx context.Context, name string) (User, error)
 	// Users returns every user, oldest first.
 	Users(ctx context.Context) ([]User, error)
+	// SetUserPassword replaces a user's password hash and revokes the
+	// user's login sessions, in one transaction; ENOTFOUND.
+	SetUserPassword(ctx context.Context, id string, hash []byte) error
+	// DeleteUser deletes a user and revokes the user's login sessions, in
+	// one transaction; ENOTFOUND.
+	DeleteUser(ctx context.Context, id string) error
 
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
@@ -225,6 +235,10 @@ type Key struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time // zero: never
 	RevokedAt     time.Time // zero while the key works
+	// LastUsedAt is when the key last authenticated a request, as last
+	// recorded (uses are kept in memory and recorded about every minute);
+	// zero: never.
+	LastUsedAt time.Time
 }
 
 // Expired reports whether the key has expired at now.

@@ -12,10 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/admin"
 	"github.com/theeye/eye/internal/api"
 )
 
@@ -125,14 +125,16 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tREVOKED")
-		for _, k := range list {
-			revoked := "-"
-			if !k.RevokedAt.IsZero() {
-				revoked = eye.FormatTime(k.RevokedAt)
+		fmt.Fprintln(tw, "ID\tPREFIX\tSCOPES\tLABEL\tCREATED\tEXPIRES\tLAST USED\tREVOKED")
+		orDash := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, strings.Join(k.Scopes, ","), k.Label,
-				eye.FormatTime(k.CreatedAt), revoked)
+			return eye.FormatTime(t)
+		}
+		for _, k := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, strings.Join(k.Scopes, ","), k.Label,
+				eye.FormatTime(k.CreatedAt), orDash(k.ExpiresAt), orDash(k.LastUsedAt), orDash(k.RevokedAt))
 		}
 		return tw.Flush()
 	case args[0] == "revoke" && len(rest) == 1:
@@ -151,51 +153,59 @@ func parseScopes(list string) ([]string, error) {
 	for sc := range strings.SplitSeq(list, ",") {
 		sc = strings.TrimSpace(sc)
 		switch sc {
-		case eye.ScopeIngest, eye.ScopeRead, eye.ScopeAdmin:
+		case eye.ScopeIngest, eye.ScopeRead, eye.ScopeAdmin, eye.ScopeBrowser:
 			if !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)
 			}
 		case "":
 		default:
-			return nil, fmt.Errorf("%q is not a scope: use ingest, read or admin", sc)
+			return nil, fmt.Errorf("%q is not a scope: use ingest, read, admin or browser", sc)
 		}
 	}
 	if len(scopes) == 0 {
-		return nil, errors.New("--scope is required: ingest, read or admin, comma-separated")
+		return nil, errors.New("--scope is required: ingest, read or admin, comma-separated, or browser alone")
+	}
+	if slices.Contains(scopes, eye.ScopeBrowser) && len(scopes) > 1 {
+		return nil, errors.New("browser keys are public: the browser scope cannot be combined with another")
 	}
 	return scopes, nil
 }
 
-// minPasswordLen is the shortest password a user may have.
-const minPasswordLen = 10
+// usersUsage is the usage of the users command.
+const usersUsage = "Usage: eye users create NAME | eye users list | eye users passwd NAME | eye users delete NAME\n" +
+	"(create and passwd read the password from EYE_PASSWORD, or ask for it)"
 
-// users runs "eye users create NAME": the password comes from EYE_PASSWORD
+// users runs "eye users create NAME", "eye users list", "eye users passwd
+// NAME" (a new password, which ends the user's logins) and "eye users
+// delete NAME" (which ends them too). A password comes from EYE_PASSWORD
 // or from a prompt that does not echo.
 func users(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	const usage = "Usage: eye users create NAME (password from EYE_PASSWORD or a prompt)"
-	if len(args) == 0 || args[0] != "create" {
-		return usageError(stderr, usage)
+	if len(args) == 0 {
+		return usageError(stderr, usersUsage)
 	}
+	cmd := args[0]
 	var c config
-	rest, err := c.parseWith("users create", "NAME", args[1:], getenv, stderr, nil)
+	operand := "NAME"
+	if cmd == "list" {
+		operand = ""
+	}
+	rest, err := c.parseWith("users "+cmd, operand, args[1:], getenv, stderr, nil)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 || strings.TrimSpace(rest[0]) == "" {
-		return usageError(stderr, usage)
+	name := ""
+	switch {
+	case cmd == "list" && len(rest) == 0:
+	case (cmd == "create" || cmd == "passwd" || cmd == "delete") && len(rest) == 1 && strings.TrimSpace(rest[0]) != "":
+		name = strings.TrimSpace(rest[0])
+	default:
+		return usageError(stderr, usersUsage)
 	}
-	password := getenv("EYE_PASSWORD")
-	if password == "" {
-		if password, err = promptPassword(stdin, stderr); err != nil {
+	var hash []byte
+	if cmd == "create" || cmd == "passwd" {
+		if hash, err = newPasswordHash(getenv, stdin, stderr); err != nil {
 			return err
 		}
-	}
-	if len(password) < minPasswordLen {
-		return fmt.Errorf("the password must have at least %d characters", minPasswordLen)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), 12)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
 	}
 	log := c.logger(stderr)
 	s, err := openStore(ctx, c, log, true)
@@ -203,13 +213,60 @@ func users(ctx context.Context, args []string, getenv func(string) string, stdin
 		return err
 	}
 	defer s.Close()
-	u := eye.User{ID: eye.NewID(), Name: strings.TrimSpace(rest[0]), PasswordHash: hash, CreatedAt: time.Now().UTC()}
-	if err := s.CreateUser(ctx, u); err != nil {
-		return errors.New(eye.ErrorMessage(err))
+	switch cmd {
+	case "create":
+		u := eye.User{ID: eye.NewID(), Name: name, PasswordHash: hash, CreatedAt: time.Now().UTC()}
+		if err := s.CreateUser(ctx, u); err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		recordCLI(ctx, s, log, eye.ActionUserCreate, u.ID, map[string]any{"name": u.Name})
+		fmt.Fprintf(stdout, "User %q created.\n", u.Name)
+	case "list":
+		list, err := s.Users(ctx)
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED")
+		for _, u := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, u.Name, eye.FormatTime(u.CreatedAt))
+		}
+		return tw.Flush()
+	case "passwd":
+		u, err := s.UserByName(ctx, name)
+		if err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		if err := s.SetUserPassword(ctx, u.ID, hash); err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		recordCLI(ctx, s, log, eye.ActionUserPasswordReset, u.ID, map[string]any{"name": u.Name})
+		fmt.Fprintf(stdout, "User %q has a new password; the user's logins are ended.\n", u.Name)
+	case "delete":
+		u, err := s.UserByName(ctx, name)
+		if err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			return errors.New(eye.ErrorMessage(err))
+		}
+		recordCLI(ctx, s, log, eye.ActionUserDelete, u.ID, map[string]any{"name": u.Name})
+		fmt.Fprintf(stdout, "User %q deleted; the user's logins are ended.\n", u.Name)
 	}
-	recordCLI(ctx, s, log, eye.ActionUserCreate, u.ID, map[string]any{"name": u.Name})
-	fmt.Fprintf(stdout, "User %q created.\n", u.Name)
 	return nil
+}
+
+// newPasswordHash reads a new password from EYE_PASSWORD or a prompt,
+// checks its length and returns its bcrypt hash.
+func newPasswordHash(getenv func(string) string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
+	password := getenv("EYE_PASSWORD")
+	if password == "" {
+		var err error
+		if password, err = promptPassword(stdin, stderr); err != nil {
+			return nil, err
+		}
+	}
+	return admin.HashPassword(password)
 }
 
 // promptPassword asks for a password twice on a terminal, without echo.

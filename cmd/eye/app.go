@@ -33,6 +33,10 @@ import (
 // instance, the command line) takes effect here within five seconds.
 const keyRefresh = 2 * time.Second
 
+// keyUseFlush is how often a running service records when its keys were
+// last used (last_used_at).
+const keyUseFlush = time.Minute
+
 // retentionInterval is how often the retention runs (EYE_RETENTION), the
 // first time at start.
 const retentionInterval = time.Hour
@@ -159,6 +163,9 @@ func start(ctx context.Context, c config, stdout, stderr io.Writer) (a *app, err
 		loaders["schemas"] = registry.Refresh
 	}
 	a.wg.Go(func() { refresh(bg, keyRefresh, log, loaders) })
+	// Keys' uses are noted in memory and recorded every minute, in one
+	// statement, and once more as the service stops.
+	a.wg.Go(func() { keys.RecordUses(bg, keyUseFlush) })
 	if pg, ok := a.store.(*postgres.Store); ok && !ingestOnly {
 		a.wg.Go(func() { makePartitions(bg, pg, log) })
 	}

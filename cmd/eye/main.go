@@ -6,7 +6,7 @@
 //	eye migrate   apply the store's migrations and exit
 //	eye apps      create and list applications
 //	eye keys      create, list and revoke API keys
-//	eye users     create users of the admin web UI
+//	eye users     create, list, delete users of the admin web UI, reset a password
 //	eye schemas   check a folder of JSON Schemas, or push it into the store
 //	eye backup    copy the embedded store while the service runs
 //	eye restore   restore a backup into an empty data directory
@@ -52,7 +52,7 @@ Commands:
   migrate   apply the store's migrations and exit
   apps      create NAME | list: applications, the trusted clients
   keys      create --app NAME --scope ingest[,read,admin] | list --app NAME | revoke ID
-  users     create NAME: a user of the admin web UI (password from EYE_PASSWORD or a prompt)
+  users     create NAME | list | passwd NAME | delete NAME: users of the admin web UI (password from EYE_PASSWORD or a prompt)
   schemas   check DIR | push DIR: the JSON Schemas of event types, DIR/<category>/<name>.json
   backup    PATH: a consistent copy of the embedded store, made while the service runs
   restore   PATH: a backup into an empty data directory

@@ -1,7 +1,8 @@
 // Package admin is The Eye's admin web UI, served by the API server at
 // /admin/: a dashboard, the events explorer, session timelines, the errors
-// inbox, the event types with their schemas, and the applications with
-// their keys.
+// inbox, the event types with their schemas, the applications with their
+// keys, the users, and the audit log. Every action done in it is recorded
+// in the audit log.
 //
 // Pages are rendered on the server with html/template; the templates, the
 // style sheet and a little JavaScript are embedded in the binary. The UI
@@ -112,7 +113,13 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /admin/applications", h.authed(h.createApplication))
 	h.mux.Handle("GET /admin/applications/{id}", h.authed(h.application))
 	h.mux.Handle("POST /admin/applications/{id}/keys", h.authed(h.createKey))
+	h.mux.Handle("POST /admin/applications/{id}/origins", h.authed(h.setOrigins))
 	h.mux.Handle("POST /admin/applications/{id}/keys/{key}/revoke", h.authed(h.revokeKey))
+	h.mux.Handle("GET /admin/users", h.authed(h.users))
+	h.mux.Handle("POST /admin/users", h.authed(h.createUser))
+	h.mux.Handle("POST /admin/users/{id}/password", h.authed(h.resetPassword))
+	h.mux.Handle("POST /admin/users/{id}/delete", h.authed(h.deleteUser))
+	h.mux.Handle("GET /admin/audit", h.authed(h.audit))
 }
 
 // policy is the content security policy of every page: nothing from
@@ -211,10 +218,11 @@ func cookieValue(r *http.Request, name string) string {
 	return c.Value
 }
 
-// setCookie sets an HttpOnly cookie, Secure when the request came over TLS.
+// setCookie sets an HttpOnly cookie, Secure when the client came over TLS
+// (directly, or through a trusted proxy that says so).
 func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration, sameSite http.SameSite) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: int(maxAge.Seconds()),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: sameSite})
+		HttpOnly: true, Secure: api.Secure(r), SameSite: sameSite})
 }
 
 // clearCookie deletes a cookie the browser may hold.
@@ -223,7 +231,7 @@ func clearCookie(w http.ResponseWriter, r *http.Request, name, path string) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: api.Secure(r), SameSite: http.SameSiteLaxMode})
 }
 
 // view is what every page's template gets.

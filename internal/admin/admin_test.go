@@ -332,19 +332,22 @@ func TestPages(t *testing.T) {
 		"/admin":        "Events per minute, last hour",
 		"/admin/":       "Top event types",
 		"/admin/events": evID,
-		"/admin/events?category=page+interaction":  evID,
-		"/admin/events/" + evID:                    `&#34;host&#34;: &#34;www.example.com&#34;`,
-		"/admin/sessions":                          session,
-		"/admin/sessions/" + session:               "pageview",
-		"/admin/errors":                            "empty_data",
-		"/admin/errors?status=any&code=empty_data": errID,
-		"/admin/errors/" + errID:                   "data is an empty object",
-		job.location():                             "Replay job",
-		"/admin/types":                             "pageview",
-		"/admin/types/page%20interaction/pageview": "version 1",
-		"/admin/types/new%20category/new%20name":   `&#34;type&#34;: &#34;object&#34;`,
-		"/admin/applications":                      "web shop",
-		"/admin/applications/" + app.ID:            "No key yet.",
+		"/admin/events?category=page+interaction":         evID,
+		"/admin/events/" + evID:                           `&#34;host&#34;: &#34;www.example.com&#34;`,
+		"/admin/sessions":                                 session,
+		"/admin/sessions/" + session:                      "pageview",
+		"/admin/errors":                                   "empty_data",
+		"/admin/errors?status=any&code=empty_data":        errID,
+		"/admin/errors/" + errID:                          "data is an empty object",
+		job.location():                                    "Replay job",
+		"/admin/types":                                    "pageview",
+		"/admin/types/page%20interaction/pageview":        "version 1",
+		"/admin/types/new%20category/new%20name":          `&#34;type&#34;: &#34;object&#34;`,
+		"/admin/applications":                             "web shop",
+		"/admin/applications/" + app.ID:                   "No key yet.",
+		"/admin/users":                                    userName,
+		"/admin/audit":                                    "errors.replay_job",
+		"/admin/audit?action=errors.replay_job&actor=cli": "No entry matches.",
 	} {
 		res := b.get(p)
 		if res.status != 200 {
@@ -372,6 +375,8 @@ func TestPages(t *testing.T) {
 		"/admin/errors?status=lost":      400,
 		"/admin/events?cursor=AAAA":      400,
 		"/admin/types?category=x&name=+": 400,
+		"/admin/audit?cursor=AAAA":       400,
+		"/admin/audit?from=yesterday":    400,
 	} {
 		res := b.get(p)
 		if res.status != status || !strings.Contains(res.body, "</html>") {
@@ -548,5 +553,57 @@ func TestReplayAndDiscard(t *testing.T) {
 	}
 	if rec, _ := e.store.ErrorRecord(ctx, ids[0]); rec.Status != eye.StatusReplayed {
 		t.Errorf("the replayed record became %s", rec.Status)
+	}
+}
+
+// TestBrowserKeysInUI sets an application's allowed origins (normalized,
+// refused when not origins) and makes a browser key, which stands alone.
+func TestBrowserKeysInUI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	b := e.browser()
+	token := b.loggedIn()
+	res := b.post("/admin/applications", token, url.Values{"name": {"site"}})
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("create application: %d\n%s", res.status, res.body)
+	}
+	appPath, _, _ := strings.Cut(res.location(), "?")
+	id := strings.TrimPrefix(appPath, "/admin/applications/")
+	origins := func() []string {
+		a, err := e.store.Application(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.AllowedOrigins
+	}
+	if res := b.post(appPath+"/origins", token, url.Values{"origins": {"https://ok.example\nhttps://bad.example/path"}}); res.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(res.body, "is not an origin") || !strings.Contains(res.body, "https://bad.example/path") {
+		t.Errorf("a path in an origin: %d\n%s", res.status, res.body)
+	}
+	if got := origins(); len(got) != 0 {
+		t.Errorf("origins after a refused form: %q", got)
+	}
+	res = b.post(appPath+"/origins", token, url.Values{"origins": {"HTTPS://WWW.Example.com:443/\r\n\r\nhttp://localhost:3000\n"}})
+	if res.status != http.StatusSeeOther || !strings.HasSuffix(res.location(), "?outcome=origins") {
+		t.Fatalf("save origins: %d %q\n%s", res.status, res.location(), res.body)
+	}
+	if got := origins(); !slices.Equal(got, []string{"https://www.example.com", "http://localhost:3000"}) {
+		t.Errorf("origins saved: %q", got)
+	}
+	if page := b.get(res.location()); !strings.Contains(page.body, "https://www.example.com\nhttp://localhost:3000") {
+		t.Errorf("the page does not show the origins:\n%s", page.body)
+	}
+	if res := b.post(appPath+"/keys", token, url.Values{"scope": {"browser", "read"}}); res.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(res.body, "cannot be combined") {
+		t.Errorf("browser and read: %d", res.status)
+	}
+	res = b.post(appPath+"/keys", token, url.Values{"scope": {"browser"}, "label": {"website"}})
+	m := regexp.MustCompile(`<code id="new-key">(eye_[A-Za-z0-9_-]+)</code>`).FindStringSubmatch(res.body)
+	if res.status != 200 || m == nil {
+		t.Fatalf("create a browser key: %d\n%s", res.status, res.body)
+	}
+	if key, ok := e.keys.Lookup(m[1]); !ok || !slices.Equal(key.Scopes, []string{eye.ScopeBrowser}) ||
+		!e.keys.OriginAllowed(id, "https://www.example.com") {
+		t.Errorf("the browser key %+v, %v; or its origin is not allowed", key, ok)
 	}
 }

@@ -215,8 +215,50 @@ func TestBrowser(t *testing.T) {
 	if status := e.sendWith(secret, pageview(session)); status != http.StatusUnauthorized {
 		t.Errorf("the revoked key: %d", status)
 	}
+	// A key that expires: its expiry shows, and it is flagged as never used.
+	d.open("/admin/applications/" + s.apps["web shop"])
+	d.do(chromedp.WaitVisible(chromedp.ID(`create-key`)),
+		chromedp.SetValue(chromedp.ID(`key-expires`), "30"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=label]`), "campaign"))
+	d.follow(`#create-key`)
+	d.waitText(`.new-key`, "expires "+time.Now().UTC().Add(30*24*time.Hour).Format(time.DateOnly))
+	d.waitText(`#idle-keys`, "never used")
+	d.waitText(`table.keys`, "never used")
+	d.shot("application-expiry")
 	d.open("/admin/applications")
+	d.waitText(`table.list`, "idle")
 	d.shot("applications")
+
+	// Users: create one, reset the password, delete it.
+	d.follow(`nav a[href="/admin/users"]`)
+	d.do(chromedp.WaitVisible(chromedp.ID(`user-name`)),
+		chromedp.SendKeys(chromedp.ID(`user-name`), "grace"),
+		chromedp.SendKeys(chromedp.ID(`user-password`), "a long enough password"))
+	d.follow(`#create-user`)
+	d.waitText(`.outcome.ok`, "User created")
+	d.do(chromedp.SendKeys(chromedp.CSS(`tr[data-user=grace] input[name=password]`), "another long password"))
+	d.follow(`tr[data-user=grace] form[action$="/password"] button`)
+	d.waitText(`.outcome.ok`, "Password reset")
+	d.shot("users")
+	d.follow(`tr[data-user=grace] form[action$="/delete"] button`)
+	d.waitText(`.outcome.ok`, "User deleted")
+	if rows := d.eval(`document.querySelectorAll('tr[data-user=grace]').length`); rows != "0" {
+		t.Errorf("the deleted user is still listed (%s rows)", rows)
+	}
+
+	// The audit log: what was done here, filtered by action.
+	d.follow(`nav a[href="/admin/audit"]`)
+	d.do(chromedp.WaitVisible(chromedp.CSS(`table.audit`)),
+		chromedp.SetValue(chromedp.CSS(`select[name=action]`), eye.ActionUserDelete))
+	d.follow(`.filters button[type=submit]`)
+	if loc := d.location(); !strings.Contains(loc, "action=user.delete") {
+		t.Errorf("the audit log's address lacks its filter: %s", loc)
+	}
+	if cells := d.eval(`Array.from(document.querySelectorAll('table.audit tbody tr td:nth-child(3)')).map(td => td.textContent)`); cells != `["user.delete"]` {
+		t.Errorf("audit entries filtered by user.delete: %s", cells)
+	}
+	d.waitText(`table.audit`, userName)
+	d.shot("audit")
 
 	// Log out.
 	d.follow(`.account button`)
@@ -250,7 +292,16 @@ func newDriver(t *testing.T, exe, base string) *driver {
 		cancel()
 		cancelAlloc()
 	})
-	d := &driver{t: t, ctx: tctx, base: base, dir: t.TempDir()}
+	// The screenshots go to the test's temporary directory, or to
+	// EYE_TEST_SCREENSHOTS, to look at them after the test.
+	dir := t.TempDir()
+	if keep := os.Getenv("EYE_TEST_SCREENSHOTS"); keep != "" {
+		if err := os.MkdirAll(keep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dir = keep
+	}
+	d := &driver{t: t, ctx: tctx, base: base, dir: dir}
 	err := chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventExceptionThrown:
@@ -370,7 +421,14 @@ func (d *driver) waitText(sel, want string) {
 	q, _ := json.Marshal(sel)
 	w, _ := json.Marshal(want)
 	expr := fmt.Sprintf(`(document.querySelector(%s) || {textContent: ""}).textContent.includes(%s)`, q, w)
-	if _, err := chromedp.Run(d.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	// A page still loading (after a redirect) may drop the poll: poll again.
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err = chromedp.Run(d.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)))); err == nil {
+			return
+		}
+	}
+	if err != nil {
 		got, _ := chromedp.Run(d.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%s) || {textContent: "(none)"}).textContent`, q)))
 		d.t.Fatalf("at %s: %s never held %q; it holds %q (problems so far: %s)", d.location(), sel, want, got, d.seen())
 	}

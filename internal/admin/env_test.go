@@ -120,7 +120,8 @@ func (e *env) browser() *browser {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	client := e.srv.Client()
+	client := new(http.Client)
+	*client = *e.srv.Client() // a copy: each browser has its own cookies
 	client.Jar = jar
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &browser{e: e, client: client}

@@ -177,6 +177,7 @@ func (h *Handler) replayOne(w http.ResponseWriter, r *http.Request, s *session) 
 	if len(reasons) > 0 {
 		result = "invalid"
 	}
+	h.record(r, s, eye.ActionErrorReplay, id, map[string]any{"outcome": result})
 	h.log.Info("admin: error record replayed", "user", s.user.Name, "error_id", id, "outcome", result)
 	redirect(w, r, "/admin/errors/"+id+"?outcome="+result)
 }
@@ -192,6 +193,7 @@ func (h *Handler) discardOne(w http.ResponseWriter, r *http.Request, s *session)
 		h.fail(w, r, s, err)
 		return
 	}
+	h.record(r, s, eye.ActionErrorDiscard, id, nil)
 	h.log.Info("admin: error record discarded", "user", s.user.Name, "error_id", id)
 	redirect(w, r, "/admin/errors/"+id+"?outcome=discarded")
 }
@@ -210,6 +212,7 @@ func (h *Handler) replayAll(w http.ResponseWriter, r *http.Request, s *session) 
 		h.fail(w, r, s, err)
 		return
 	}
+	h.record(r, s, eye.ActionErrorsReplayJob, j.ID, map[string]any{"filter": filterDetails(f)})
 	h.log.Info("admin: replay job started", "user", s.user.Name, "job", j.ID)
 	redirect(w, r, "/admin/jobs/"+j.ID)
 }
@@ -246,6 +249,7 @@ func (h *Handler) discardAll(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		f.After = page.Next
 	}
+	h.record(r, s, eye.ActionErrorDiscard, "filter", map[string]any{"filter": filterDetails(f), "count": n})
 	h.log.Info("admin: error records discarded", "user", s.user.Name, "count", n)
 	form.Status = eye.StatusOpen
 	redirect(w, r, withQuery("/admin/errors", append(form.pairs(), "outcome", "discarded", "n", strconv.FormatInt(n, 10))...))
@@ -269,4 +273,18 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request, s *session) {
 	back := withQuery("/admin/errors", "code", f.Code, "category", f.Category, "name", f.Name,
 		"application", f.ApplicationID, "session", f.SessionID, "status", statusAny)
 	h.render(w, r, http.StatusOK, "job", newView(s, "Replay job", "errors", jobData{Job: j, Back: back}))
+}
+
+// filterDetails is an error filter as the audit log keeps it: its set
+// members.
+func filterDetails(f eye.ErrorFilter) map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"application": f.ApplicationID, "status": f.Status, "code": f.Code,
+		"category": f.Category, "name": f.Name, "session": f.SessionID, "received__gte": apiTime(f.From),
+		"received__lte": apiTime(f.To)} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }

@@ -44,8 +44,11 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{Title: "Log in", Data: loginData{Next: next}}
-	if r.URL.Query().Get("outcome") == "logged_out" {
+	switch r.URL.Query().Get("outcome") {
+	case "logged_out":
 		v.Outcome = &outcome{Kind: "ok", Text: "You are logged out."}
+	case "password":
+		v.Outcome = &outcome{Kind: "ok", Text: "Your password was changed: log in with the new one."}
 	}
 	h.renderLogin(w, r, http.StatusOK, v)
 }

@@ -229,6 +229,8 @@ func (h *Handler) putSchema(w http.ResponseWriter, r *http.Request, s *session) 
 					h.log.Warn("admin: refresh schemas after a change", "error", err)
 				}
 			}
+			h.record(r, s, eye.ActionSchemaPut, d.Category+"/"+d.Name, map[string]any{"category": d.Category, "name": d.Name,
+				"version": sc.Version})
 			h.log.Info("admin: schema saved", "user", s.user.Name, "category", d.Category, "name", d.Name, "version", sc.Version)
 			redirect(w, r, typePath(d.Category, d.Name)+"?outcome=saved")
 			return

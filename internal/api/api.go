@@ -83,6 +83,7 @@ type Server struct {
 	bodies   *bodyBudget     // bytes of ingest bodies in memory
 	pipeline *pipeline       // the pipeline's health, for /status and gauges
 	hub      *hub            // live stream clients
+	tracker  string          // the entity tag of /eye.js
 	openapi  openAPI         // the OpenAPI document, and the patterns registered (docs.go)
 }
 
@@ -123,7 +124,8 @@ func New(cfg Config) *Server {
 		rates:    newAppLimiter(cfg.RateLimit, cfg.RateBurst),
 		bodies:   &bodyBudget{max: cfg.MaxBodyBytes},
 		pipeline: &pipeline{queue: cfg.Queue, store: cfg.Store},
-		hub:      &hub{queue: cfg.Queue, log: cfg.Logger, clients: map[*streamClient]bool{}}}
+		hub:      &hub{queue: cfg.Queue, log: cfg.Logger, clients: map[*streamClient]bool{}},
+		tracker:  trackerETag()}
 	s.routes()
 	s.registerGauges()
 	return s
@@ -136,6 +138,7 @@ func (s *Server) routes() {
 	s.public("GET /healthz", s.healthz)
 	s.public("GET /readyz", s.readyz)
 	s.docsRoutes() // GET /openapi.json, /openapi.yaml, /docs/
+	s.public("GET /eye.js", s.serveTracker)
 
 	// Every process: its metrics, and the pipeline's health.
 	s.handle("GET /metrics", eye.ScopeRead, s.getMetrics)
@@ -145,6 +148,10 @@ func (s *Server) routes() {
 		s.handle("POST /events", eye.ScopeIngest, s.budgeted(s.cfg.MaxEventBytes, s.postEvent))
 		s.handle("POST /events/batch", eye.ScopeIngest, s.budgeted(s.cfg.MaxBatchBytes, s.postBatch))
 		s.handle("POST /sessions", eye.ScopeIngest, s.budgeted(s.cfg.MaxEventBytes, s.postSession))
+		// CORS preflights of pages that send with a browser key.
+		s.public("OPTIONS /events", s.preflight)
+		s.public("OPTIONS /events/batch", s.preflight)
+		s.public("OPTIONS /sessions", s.preflight)
 	}
 	if !s.roles.Query {
 		return
@@ -254,6 +261,7 @@ const (
 	EventList   CursorList = cursorEvents
 	SessionList CursorList = cursorSessions
 	ErrorList   CursorList = cursorErrors
+	AuditList   CursorList = cursorAudit
 )
 
 // Cursor returns the opaque cursor of the API's "next" URLs for a position

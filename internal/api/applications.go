@@ -19,10 +19,17 @@ type applicationJSON struct {
 	Name      string `json:"name"`
 	CreatedAt string `json:"created_at"`
 	Active    bool   `json:"active"`
+
+	AllowedOrigins []string `json:"allowed_origins"`
 }
 
 func applicationToJSON(a eye.Application) applicationJSON {
-	return applicationJSON{ID: a.ID, Name: a.Name, CreatedAt: eye.FormatTime(a.CreatedAt), Active: a.Active}
+	origins := a.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	return applicationJSON{ID: a.ID, Name: a.Name, CreatedAt: eye.FormatTime(a.CreatedAt), Active: a.Active,
+		AllowedOrigins: origins}
 }
 
 // keyJSON is an API key as lists show it: never its secret.
@@ -34,11 +41,14 @@ type keyJSON struct {
 	ApplicationID string   `json:"application_id"`
 	CreatedAt     string   `json:"created_at"`
 	RevokedAt     *string  `json:"revoked_at"`
+	ExpiresAt     *string  `json:"expires_at"`   // null: never
+	LastUsedAt    *string  `json:"last_used_at"` // null: never used (recorded about every minute)
 }
 
 func keyToJSON(k eye.Key) keyJSON {
 	return keyJSON{ID: k.ID, Prefix: k.Prefix, Scopes: k.Scopes, Label: k.Label, ApplicationID: k.ApplicationID,
-		CreatedAt: eye.FormatTime(k.CreatedAt), RevokedAt: optionalTime(k.RevokedAt)}
+		CreatedAt: eye.FormatTime(k.CreatedAt), RevokedAt: optionalTime(k.RevokedAt), ExpiresAt: optionalTime(k.ExpiresAt),
+		LastUsedAt: optionalTime(k.LastUsedAt)}
 }
 
 // newKeyJSON is the answer to a key's creation, the one place its secret
@@ -101,25 +111,32 @@ func (b *body) err() error {
 	return invalid(b.reasons)
 }
 
-// createApplication answers POST /applications/ {"name": …}.
+// createApplication answers POST /applications/ {"name": …,
+// "allowed_origins": […]}.
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request) {
 	fields, ok := s.readObject(w, r)
 	if !ok {
 		return
 	}
 	b := &body{fields: fields}
-	b.only("name")
+	b.only("name", "allowed_origins")
 	name, _ := b.name("name", true)
+	origins, _ := b.readOrigins("allowed_origins")
 	if err := b.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	a := eye.Application{ID: eye.NewID(), Name: name, CreatedAt: now(), Active: true}
+	a := eye.Application{ID: eye.NewID(), Name: name, CreatedAt: now(), Active: true, AllowedOrigins: origins}
 	if err := s.cfg.Store.CreateApplication(r.Context(), a); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.audit(r, eye.ActionApplicationCreate, a.ID, map[string]any{"name": a.Name})
+	details := map[string]any{"name": a.Name}
+	if len(a.AllowedOrigins) > 0 {
+		details["allowed_origins"] = a.AllowedOrigins
+	}
+	s.audit(r, eye.ActionApplicationCreate, a.ID, details)
+	s.refreshKeys(r)
 	w.Header().Set("Location", "/applications/"+a.ID+"/")
 	writeJSON(w, http.StatusCreated, applicationToJSON(a))
 }
@@ -152,8 +169,9 @@ func (s *Server) getApplication(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, applicationToJSON(a))
 }
 
-// patchApplication renames an application or (de)activates it:
-// {"name": …, "active": …}, both optional.
+// patchApplication renames an application, (de)activates it or sets its
+// allowed origins: {"name": …, "active": …, "allowed_origins": […]}, each
+// optional.
 func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request) {
 	a, err := s.cfg.Store.Application(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -165,7 +183,7 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := &body{fields: fields}
-	b.only("name", "active")
+	b.only("name", "active", "allowed_origins")
 	if name, ok := b.name("name", false); ok {
 		if name == "" {
 			b.fail(eye.CodeMissingField, "name", "name is empty")
@@ -177,6 +195,9 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request) {
 			b.fail(eye.CodeInvalidType, "active", "active must be true or false")
 		}
 	}
+	if origins, ok := b.readOrigins("allowed_origins"); ok {
+		a.AllowedOrigins = origins
+	}
 	if err := b.err(); err != nil {
 		s.fail(w, r, err)
 		return
@@ -185,7 +206,11 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.audit(r, eye.ActionApplicationUpdate, a.ID, map[string]any{"name": a.Name, "active": a.Active})
+	details := map[string]any{"name": a.Name, "active": a.Active}
+	if _, ok := fields["allowed_origins"]; ok {
+		details["allowed_origins"] = a.AllowedOrigins
+	}
+	s.audit(r, eye.ActionApplicationUpdate, a.ID, details)
 	s.refreshKeys(r)
 	writeJSON(w, http.StatusOK, applicationToJSON(a))
 }
@@ -208,7 +233,8 @@ func (s *Server) deleteApplication(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// createKey answers POST /applications/{id}/keys/ {"scopes": […], "label": …}.
+// createKey answers POST /applications/{id}/keys/ {"scopes": […], "label": …,
+// "expires_at": …}.
 // The secret is in this answer only; the store keeps its hash.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	a, err := s.cfg.Store.Application(r.Context(), r.PathValue("id"))
@@ -221,9 +247,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := &body{fields: fields}
-	b.only("scopes", "label")
+	b.only("scopes", "label", "expires_at")
 	scopes := b.scopes()
 	label, _ := b.name("label", false)
+	expires := b.expiry("expires_at")
 	if err := b.err(); err != nil {
 		s.fail(w, r, err)
 		return
@@ -235,22 +262,47 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	secret, key := NewSecret()
 	key.Scopes, key.Label, key.ApplicationID = scopes, label, a.ID
 	key.CreatedAt = key.CreatedAt.Truncate(time.Microsecond)
+	key.ExpiresAt = expires
 	if err := s.cfg.Store.CreateKey(r.Context(), key); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.audit(r, eye.ActionKeyCreate, key.ID, map[string]any{"application_id": a.ID, "scopes": key.Scopes, "label": key.Label,
-		"prefix": key.Prefix})
+		"prefix": key.Prefix, "expires_at": optionalTime(key.ExpiresAt)})
 	s.refreshKeys(r)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, newKeyJSON{keyJSON: keyToJSON(key), Key: secret})
+}
+
+// expiry reads an optional expiry: a time (RFC 3339) in the future, or
+// null for never. The zero time is never.
+func (b *body) expiry(field string) time.Time {
+	raw, ok := b.fields[field]
+	if !ok || string(raw) == "null" {
+		return time.Time{}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		b.fail(eye.CodeInvalidType, field, "%s must be a timestamp (RFC 3339, e.g. 2027-01-01T00:00:00Z) or null", field)
+		return time.Time{}
+	}
+	t, err := eye.ParseTime(s)
+	if err != nil {
+		b.fail(eye.CodeInvalidValue, field, "%s is not a timestamp: %q (use RFC 3339, e.g. 2027-01-01T00:00:00Z)", field, s)
+		return time.Time{}
+	}
+	if !t.After(time.Now()) {
+		b.fail(eye.CodeInvalidValue, field, "%s is not in the future: %s", field, eye.FormatTime(t))
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // scopes reads a required, non-empty list of known scopes.
 func (b *body) scopes() []string {
 	raw, ok := b.fields["scopes"]
 	if !ok || string(raw) == "null" {
-		b.fail(eye.CodeMissingField, "scopes", "scopes is missing: give one or more of ingest, read, admin")
+		b.fail(eye.CodeMissingField, "scopes", "scopes is missing: give one or more of ingest, read, admin, or browser alone")
 		return nil
 	}
 	var scopes []string
@@ -259,18 +311,21 @@ func (b *body) scopes() []string {
 		return nil
 	}
 	if len(scopes) == 0 {
-		b.fail(eye.CodeMissingField, "scopes", "scopes is empty: give one or more of ingest, read, admin")
+		b.fail(eye.CodeMissingField, "scopes", "scopes is empty: give one or more of ingest, read, admin, or browser alone")
 	}
 	var out []string
 	for _, sc := range scopes {
 		switch sc {
-		case eye.ScopeIngest, eye.ScopeRead, eye.ScopeAdmin:
+		case eye.ScopeIngest, eye.ScopeRead, eye.ScopeAdmin, eye.ScopeBrowser:
 			if !slices.Contains(out, sc) {
 				out = append(out, sc)
 			}
 		default:
-			b.fail(eye.CodeInvalidValue, "scopes", "%q is not a scope: use ingest, read or admin", sc)
+			b.fail(eye.CodeInvalidValue, "scopes", "%q is not a scope: use ingest, read, admin or browser", sc)
 		}
+	}
+	if slices.Contains(out, eye.ScopeBrowser) && len(out) > 1 {
+		b.fail(eye.CodeInvalidValue, "scopes", "browser keys are public: the browser scope cannot be combined with another")
 	}
 	return out
 }

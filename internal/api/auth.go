@@ -53,6 +53,8 @@ func prefixOf(secret string) string { return secret[:min(len(secret), prefixLen)
 // keyLister is the part of the store a Keyring reads.
 type keyLister interface {
 	Keys(ctx context.Context) ([]eye.Key, error)
+	Applications(ctx context.Context) ([]eye.Application, error)
+	RecordKeyUses(ctx context.Context, uses map[string]time.Time) error // see FlushUses
 }
 
 // Keyring answers "whose key is this?" from a snapshot of the store's
@@ -66,6 +68,9 @@ type Keyring struct {
 
 	mu       sync.RWMutex
 	snapshot map[string][]eye.Key // by prefix
+	origins  origins              // the allowed origins of browser keys
+
+	uses keyUses // the uses of the store's keys not yet recorded
 }
 
 // NewKeyring returns a keyring over the store's keys and the given static
@@ -91,16 +96,21 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	snap := byPrefix(keys)
+	apps, err := k.store.Applications(ctx)
+	if err != nil {
+		return err
+	}
+	snap, origins := byPrefix(keys), originsOf(apps)
 	k.mu.Lock()
-	k.snapshot = snap
+	k.snapshot, k.origins = snap, origins
 	k.mu.Unlock()
 	return nil
 }
 
 // Lookup returns the key whose secret this is. The secret's hash is
 // compared in constant time with each key sharing its prefix. An expired
-// key is refused, even before the next refresh drops it.
+// key is refused, even before the next refresh drops it. A key of the
+// store that is found is noted as used, in memory (see FlushUses).
 func (k *Keyring) Lookup(secret string) (eye.Key, bool) {
 	h := sha256.Sum256([]byte(secret))
 	prefix := prefixOf(secret)
@@ -108,18 +118,25 @@ func (k *Keyring) Lookup(secret string) (eye.Key, bool) {
 	candidates := k.snapshot[prefix]
 	k.mu.RUnlock()
 	var found eye.Key
-	ok := false
-	for _, list := range [][]eye.Key{k.static[prefix], candidates} {
+	ok, stored := false, false
+	for i, list := range [][]eye.Key{k.static[prefix], candidates} {
 		for _, key := range list {
 			if subtle.ConstantTimeCompare(key.Hash, h[:]) == 1 {
-				found, ok = key, true
+				found, ok, stored = key, true, i == 1
 			}
 		}
 	}
-	if ok && found.Expired(time.Now()) {
+	if !ok {
 		return eye.Key{}, false
 	}
-	return found, ok
+	now := time.Now()
+	if found.Expired(now) {
+		return eye.Key{}, false
+	}
+	if stored {
+		k.uses.note(found.ID, now) // in memory; FlushUses records it
+	}
+	return found, true
 }
 
 type keyContext struct{}
@@ -142,9 +159,10 @@ func applicationOf(r *http.Request) string {
 // "Authorization: Bearer <key>", or, without that header, the session
 // cookie of the admin web UI, whose requests with unsafe methods must
 // also carry the session's CSRF token. A key in the URL is refused (URLs
-// end up in logs and browser histories); the secret is never logged.
-// Repeated failures from one address are answered 429, while valid keys
-// from that address keep working.
+// end up in logs and browser histories), but for a browser key's ?key=
+// (see browser.go); the secret is never logged. Repeated failures from one
+// address are answered 429, while valid keys from that address keep
+// working.
 func (s *Server) authenticate(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if keyInURL(r) {
@@ -152,6 +170,14 @@ func (s *Server) authenticate(scope string, next http.Handler) http.Handler {
 			return
 		}
 		secret, cookie := credentials(r)
+		inURL := false
+		if k := urlKey(r); k != "" {
+			if r.Header.Get("Authorization") != "" {
+				s.unauthorized(w, r, false, "Send one key: in the Authorization header, or (a browser key) as ?key=, not both.")
+				return
+			}
+			secret, cookie, inURL = k, false, true
+		}
 		if secret == "" {
 			s.unauthorized(w, r, false, "Send an API key: Authorization: Bearer <key>.")
 			return
@@ -163,6 +189,14 @@ func (s *Server) authenticate(scope string, next http.Handler) http.Handler {
 				return
 			}
 			s.unauthorized(w, r, true, "The API key is not valid (unknown, revoked, or of a deactivated application).")
+			return
+		}
+		if inURL && !browserOnly(key) {
+			s.unauthorized(w, r, true, "Only a browser key may be sent in the URL (?key=): send this key in the Authorization "+
+				"header, and replace it, since it may now be in access logs.")
+			return
+		}
+		if browserOnly(key) && !s.admitBrowser(w, r, key, scope) {
 			return
 		}
 		if cookie && !safeMethod(r.Method) && !CheckCSRF(r, secret) {
@@ -257,25 +291,6 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, guessed bo
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="eye", error="invalid_token"`)
 	writeProblem(w, r, http.StatusUnauthorized, "unauthorized", detail, nil)
-}
-
-// keyInURL reports whether the query string seems to carry an API key.
-func keyInURL(r *http.Request) bool {
-	if r.URL.RawQuery == "" {
-		return false
-	}
-	for name, values := range r.URL.Query() {
-		switch strings.ToLower(name) {
-		case "key", "api_key", "apikey", "access_token", "token":
-			return true
-		}
-		for _, v := range values {
-			if strings.HasPrefix(v, KeyPrefix) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // clientAddr is the address failures are counted by.

@@ -80,15 +80,12 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestDocsInBrowser loads /docs/ in headless Chromium: Swagger UI must
-// list every documented operation, load nothing from another site, and
-// "Try it out" must send an event with a key given to Authorize.
-func TestDocsInBrowser(t *testing.T) {
-	t.Parallel()
+// headless returns the context of a new headless Chromium, the function
+// that closes it (at the latest when the test ends) and the path of its
+// program, or skips the test without Chromium.
+func headless(t *testing.T) (context.Context, context.CancelFunc, string) {
+	t.Helper()
 	exe := chromium(t)
-	e := newEnv(t)
-	doc := loadDocument(t)
-
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -102,9 +99,20 @@ func TestDocsInBrowser(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
+	t.Cleanup(cancel)
+	return ctx, cancel, exe
+}
+
+// TestDocsInBrowser loads /docs/ in headless Chromium: Swagger UI must
+// list every documented operation, load nothing from another site, and
+// "Try it out" must send an event with a key given to Authorize.
+func TestDocsInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx, cancel, exe := headless(t)
+	e := newEnv(t)
+	doc := loadDocument(t)
 
 	// Every request the page makes, every script error, and every error
 	// the browser logs (a blocked load, a breach of the page's policy).

@@ -28,6 +28,7 @@
   var queue = [];
   var timer = null;
   var failures = 0;
+  var inflight = false; // one fetch at a time: keepalive requests share the 64 KiB budget
 
   function uuid() {
     if (window.crypto && crypto.randomUUID) {
@@ -125,23 +126,26 @@
   }
 
   // flush sends the queue: with sendBeacon when the page goes away, with
-  // fetch (keepalive) otherwise, retrying with backoff what failed.
+  // fetch (keepalive, one batch at a time) otherwise, retrying with backoff
+  // what failed.
   function flush(leaving) {
-    while (queue.length > 0) {
-      var batch = take();
-      if (leaving && navigator.sendBeacon) {
+    if (leaving && navigator.sendBeacon) {
+      while (queue.length > 0) {
+        var batch = take();
         var blob = new Blob([body(batch)], { type: "text/plain" });
         if (!navigator.sendBeacon(endpoint, blob)) {
-          queue = batch.concat(queue);
-          return;
+          queue = batch.concat(queue); // over the budget: fetch takes it later
+          break;
         }
-        continue;
       }
-      send(batch);
+    }
+    if (!inflight && queue.length > 0) {
+      send(take());
     }
   }
 
   function send(batch) {
+    inflight = true;
     fetch(endpoint, {
       method: "POST",
       body: body(batch),
@@ -150,12 +154,17 @@
       credentials: "omit",
       mode: "cors"
     }).then(function (res) {
+      inflight = false;
       if (res.status === 429 || res.status >= 500) {
         retry(batch);
       } else {
         failures = 0;
+        if (queue.length > 0) {
+          flush(false);
+        }
       }
     }, function () {
+      inflight = false;
       retry(batch);
     });
   }

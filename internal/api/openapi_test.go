@@ -243,8 +243,13 @@ func (c *conformance) fail(w http.ResponseWriter, msg string) {
 }
 
 // keyOf returns the scopes of the request's bearer key, if it is a key,
-// or else of its session cookie's.
+// or of its browser key's ?key= (documented as a parameter, it stands for
+// the bearer key), or else of its session cookie's.
 func (c *conformance) keyOf(r *http.Request) keyInfo {
+	if secret := r.URL.Query().Get("key"); secret != "" && r.Header.Get("Authorization") == "" {
+		k, found := c.keys.Lookup(secret)
+		return keyInfo{scopes: k.Scopes, known: found}
+	}
 	if r.Header.Get("Authorization") == "" {
 		cookie, err := r.Cookie(api.SessionCookie)
 		if err != nil {
@@ -294,7 +299,7 @@ func (c *conformance) route(method, p string) (*routers.Route, map[string]string
 // methods returns the documented methods of p, with HEAD wherever GET is.
 func (c *conformance) methods(p string) []string {
 	var ms []string
-	for _, m := range []string{"DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"} {
+	for _, m := range []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"} {
 		find := m
 		if m == http.MethodHead {
 			find = http.MethodGet
@@ -746,7 +751,8 @@ func TestRoutesDocumented(t *testing.T) {
 		routes[p] = true
 	}
 	// Paths that name a file, rather than a resource, have no trailing slash.
-	files := []string{"/healthz", "/readyz", "/openapi.json", "/openapi.yaml", "/docs/{file}", "/metrics", "/status", "/events/stream"}
+	files := []string{"/healthz", "/readyz", "/openapi.json", "/openapi.yaml", "/docs/{file}", "/metrics", "/status", "/events/stream",
+		"/eye.js"}
 	documented := map[string]bool{}
 	for p, item := range doc.Paths.Map() {
 		if !strings.HasSuffix(p, "/") && !slices.Contains(files, p) {

@@ -8,22 +8,33 @@ import (
 	"github.com/theeye/eye"
 )
 
-const applicationColumns = `id, name, created_at, active`
+const applicationColumns = `id, name, created_at, active, allowed_origins`
 
 func scanApplication(sc scanner) (eye.Application, error) {
 	var (
 		a       eye.Application
 		created int64
 	)
-	err := sc.Scan(&a.ID, &a.Name, &created, &a.Active)
+	err := sc.Scan(&a.ID, &a.Name, &created, &a.Active, &a.AllowedOrigins)
 	a.CreatedAt = fromMicros(created)
+	if len(a.AllowedOrigins) == 0 {
+		a.AllowedOrigins = nil
+	}
 	return a, err
+}
+
+// origins returns an application's allowed origins as a text[] never NULL.
+func origins(a eye.Application) []string {
+	if a.AllowedOrigins == nil {
+		return []string{}
+	}
+	return a.AllowedOrigins
 }
 
 // CreateApplication stores a new application.
 func (s *Store) CreateApplication(ctx context.Context, a eye.Application) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO applications (id, name, created_at, active) VALUES ($1, $2, $3, $4)`,
-		a.ID, a.Name, micros(a.CreatedAt), a.Active)
+	_, err := s.db.Exec(ctx, `INSERT INTO applications (id, name, created_at, active, allowed_origins)
+		VALUES ($1, $2, $3, $4, $5)`, a.ID, a.Name, micros(a.CreatedAt), a.Active, origins(a))
 	return conflict("create application", err, "An application is named %q already.", a.Name)
 }
 
@@ -69,9 +80,11 @@ func (s *Store) Applications(ctx context.Context) ([]eye.Application, error) {
 	return apps, nil
 }
 
-// UpdateApplication changes an application's name and active flag.
+// UpdateApplication changes an application's name, active flag and
+// allowed origins.
 func (s *Store) UpdateApplication(ctx context.Context, a eye.Application) error {
-	r, err := s.db.Exec(ctx, `UPDATE applications SET name = $1, active = $2 WHERE id = $3`, a.Name, a.Active, a.ID)
+	r, err := s.db.Exec(ctx, `UPDATE applications SET name = $1, active = $2, allowed_origins = $3 WHERE id = $4`,
+		a.Name, a.Active, origins(a), a.ID)
 	if err != nil {
 		return conflict("update application", err, "An application is named %q already.", a.Name)
 	}

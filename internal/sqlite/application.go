@@ -17,22 +17,24 @@ func conflict(op string, err error, format string, args ...any) error {
 	return unavailable(op, err)
 }
 
-const applicationColumns = `id, name, created_at, active`
+const applicationColumns = `id, name, created_at, active, allowed_origins`
 
 func scanApplication(sc scanner) (eye.Application, error) {
 	var (
 		a       eye.Application
 		created int64
+		origins string
 	)
-	err := sc.Scan(&a.ID, &a.Name, &created, &a.Active)
+	err := sc.Scan(&a.ID, &a.Name, &created, &a.Active, &origins)
 	a.CreatedAt = fromMicros(created)
+	a.AllowedOrigins = strings.Fields(origins)
 	return a, err
 }
 
 // CreateApplication stores a new application.
 func (s *Store) CreateApplication(ctx context.Context, a eye.Application) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO applications (id, name, created_at, active) VALUES (?, ?, ?, ?)`,
-		a.ID, a.Name, micros(a.CreatedAt), a.Active)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO applications (id, name, created_at, active, allowed_origins) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, micros(a.CreatedAt), a.Active, strings.Join(a.AllowedOrigins, " "))
 	return conflict("create application", err, "An application is named %q already.", a.Name)
 }
 
@@ -78,9 +80,11 @@ func (s *Store) Applications(ctx context.Context) ([]eye.Application, error) {
 	return apps, nil
 }
 
-// UpdateApplication changes an application's name and active flag.
+// UpdateApplication changes an application's name, active flag and
+// allowed origins.
 func (s *Store) UpdateApplication(ctx context.Context, a eye.Application) error {
-	r, err := s.w.ExecContext(ctx, `UPDATE applications SET name = ?, active = ? WHERE id = ?`, a.Name, a.Active, a.ID)
+	r, err := s.w.ExecContext(ctx, `UPDATE applications SET name = ?, active = ?, allowed_origins = ? WHERE id = ?`,
+		a.Name, a.Active, strings.Join(a.AllowedOrigins, " "), a.ID)
 	if err != nil {
 		return conflict("update application", err, "An application is named %q already.", a.Name)
 	}

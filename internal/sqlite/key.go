@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,20 +12,20 @@ import (
 )
 
 const keyColumns = `k.id, k.prefix, k.hash, k.scopes, k.application_id, k.label, k.user_id, k.created_at,
-	k.expires_at, k.revoked_at`
+	k.expires_at, k.revoked_at, k.last_used_at`
 
 func scanKeys(rows *sql.Rows) ([]eye.Key, error) {
 	defer rows.Close()
 	keys := []eye.Key{}
 	for rows.Next() {
 		var (
-			k                eye.Key
-			scopes           string
-			app, user        sql.NullString
-			created          int64
-			expires, revoked sql.NullInt64
+			k                      eye.Key
+			scopes                 string
+			app, user              sql.NullString
+			created                int64
+			expires, revoked, used sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &scopes, &app, &k.Label, &user, &created, &expires, &revoked); err != nil {
+		if err := rows.Scan(&k.ID, &k.Prefix, &k.Hash, &scopes, &app, &k.Label, &user, &created, &expires, &revoked, &used); err != nil {
 			return nil, unavailable("scan key", err)
 		}
 		k.Scopes = strings.Fields(scopes)
@@ -31,6 +33,7 @@ func scanKeys(rows *sql.Rows) ([]eye.Key, error) {
 		k.CreatedAt = fromMicros(created)
 		k.ExpiresAt = fromNullMicros(expires)
 		k.RevokedAt = fromNullMicros(revoked)
+		k.LastUsedAt = fromNullMicros(used)
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -67,9 +70,9 @@ func (s *Store) ApplicationKeys(ctx context.Context, applicationID string) ([]ey
 // CreateKey stores a new API key (its hash, never its secret).
 func (s *Store) CreateKey(ctx context.Context, k eye.Key) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO keys (id, prefix, hash, scopes, application_id, label, user_id,
-		created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Prefix, k.Hash, strings.Join(k.Scopes, " "), nullString(k.ApplicationID), k.Label, nullString(k.UserID),
-		micros(k.CreatedAt), nullMicros(k.ExpiresAt))
+		micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt))
 	if err != nil {
 		return unavailable("create key", err)
 	}
@@ -90,6 +93,28 @@ func (s *Store) RevokeKey(ctx context.Context, applicationID, keyID string) erro
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		return eye.Errorf(eye.ENOTFOUND, "No key has the id %q.", keyID)
+	}
+	return nil
+}
+
+// RecordKeyUses sets each key's last use to the time given, unless it has
+// a later one, in one statement.
+func (s *Store) RecordKeyUses(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	m := make(map[string]int64, len(uses))
+	for id, t := range uses {
+		m[id] = micros(t)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("record key uses: %w", err)
+	}
+	_, err = s.w.ExecContext(ctx, `UPDATE keys SET last_used_at = max(coalesce(keys.last_used_at, 0), u.value)
+		FROM json_each(?) AS u WHERE keys.id = u.key`, string(b))
+	if err != nil {
+		return unavailable("record key uses", err)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"EventFilters", testEventFilters},
 		{"DataFilters", testDataFilters},
 		{"DataFilterPages", testDataFilterPages},
+		{"DataStats", testDataStats},
 		{"UpdateEvent", testUpdateEvent},
 		{"DeleteEvent", testDeleteEvent},
 		{"SessionPages", testSessionPages},
@@ -46,6 +47,10 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"Users", testUsers},
 		{"UserLookups", testUserLookups},
 		{"LoginSessions", testLoginSessions},
+		{"KeyUses", testKeyUses},
+		{"UserPassword", testUserPassword},
+		{"DeleteUser", testDeleteUser},
+		{"HostileStrings", testHostileStrings},
 		{"DiscardErrors", testDiscardErrors},
 		{"Schemas", testSchemas},
 		{"EventTypes", testEventTypes},
@@ -667,7 +672,8 @@ func testNotFound(t *testing.T, s eye.Store) {
 
 func testApplications(t *testing.T, s eye.Store) {
 	ctx := context.Background()
-	app := eye.Application{ID: eye.NewID(), Name: "shop-" + eye.NewID(), CreatedAt: at(0), Active: true}
+	app := eye.Application{ID: eye.NewID(), Name: "shop-" + eye.NewID(), CreatedAt: at(0), Active: true,
+		AllowedOrigins: []string{"https://shop.example", "http://localhost:3000"}}
 	if err := s.CreateApplication(ctx, app); err != nil {
 		t.Fatal(err)
 	}
@@ -677,8 +683,8 @@ func testApplications(t *testing.T, s eye.Store) {
 		t.Errorf("same name again: %v, want conflict", err)
 	}
 	got, err := s.ApplicationByName(ctx, app.Name)
-	if err != nil || got != app {
-		t.Errorf("ApplicationByName = %+v, %v", got, err)
+	if err != nil || !reflect.DeepEqual(got, app) {
+		t.Errorf("ApplicationByName = %+v, %v; want %+v", got, err, app)
 	}
 	if _, err := s.Application(ctx, eye.NewID()); eye.ErrorCode(err) != eye.ENOTFOUND {
 		t.Errorf("Application(unknown) = %v", err)
@@ -734,15 +740,22 @@ func testApplications(t *testing.T, s eye.Store) {
 	if err != nil || len(listed) != 2 || listed[0].RevokedAt.IsZero() || !listed[1].RevokedAt.IsZero() {
 		t.Errorf("ApplicationKeys = %+v, %v", listed, err)
 	}
-	app.Active, app.Name = true, app.Name+"-renamed"
+	app.Active, app.Name, app.AllowedOrigins = true, app.Name+"-renamed", []string{"https://www.shop.example"}
 	if err := s.UpdateApplication(ctx, app); err != nil {
 		t.Fatal(err)
 	}
 	if got := working(); !slices.Equal(got, []string{k2.ID}) {
 		t.Errorf("keys after reactivation %v", got)
 	}
-	if got, _ := s.Application(ctx, app.ID); got.Name != app.Name || !got.Active {
-		t.Errorf("after update: %+v", got)
+	if got, _ := s.Application(ctx, app.ID); !reflect.DeepEqual(got, app) {
+		t.Errorf("after update: %+v; want %+v", got, app)
+	}
+	app.AllowedOrigins = nil
+	if err := s.UpdateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Application(ctx, app.ID); len(got.AllowedOrigins) != 0 {
+		t.Errorf("allowed origins after clearing them: %q", got.AllowedOrigins)
 	}
 	if err := s.UpdateApplication(ctx, eye.Application{ID: eye.NewID(), Name: "x"}); eye.ErrorCode(err) != eye.ENOTFOUND {
 		t.Errorf("UpdateApplication(unknown) = %v", err)
