@@ -42,8 +42,9 @@ type results struct {
 	drain              drainResult
 	lag                lagResult
 	query              queryResult
-	peaks              []peak   // peak RSS of each server process of The Eye
-	notes              []string // anything that went wrong or looked wrong
+	exports            []exportResult // the export phase's downloads, one per format
+	peaks              []peak         // peak RSS of each server process of The Eye
+	notes              []string       // anything that went wrong or looked wrong
 	ran                map[string]bool
 }
 
@@ -137,6 +138,8 @@ func (b *bench) runPhases(ctx context.Context) error {
 			err = b.processPhase(ctx)
 		case phaseQuery:
 			err = b.queryPhase(ctx)
+		case phaseExport:
+			err = b.exportPhase(ctx)
 		}
 		if err != nil {
 			b.note("phase %s failed: %v", p, err)

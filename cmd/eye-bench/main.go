@@ -16,7 +16,8 @@
 // processing (a backlog drained, against raw Store.Write inserts, or raw
 // COPY on PostgreSQL) and the
 // end-to-end lag at a fixed rate; queries on a large store; the server's
-// peak RSS. Progress goes to standard error, the table to standard output,
+// peak RSS; and, asked for with -phases …,export, the full export of the
+// query store in each format with the server's RSS sampled meanwhile. Progress goes to standard error, the table to standard output,
 // first as text, then as Markdown for docs/benchmarks.md.
 //
 // eye-bench bare -addr ADDR serves the bare handlers; the benchmark starts

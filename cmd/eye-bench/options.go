@@ -40,6 +40,7 @@ const (
 	phaseIngest  = "ingest"
 	phaseProcess = "process"
 	phaseQuery   = "query"
+	phaseExport  = "export" // not run by default: it downloads the query store three times
 )
 
 func (o *options) flags(fs *flag.FlagSet) {
@@ -56,7 +57,8 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Events, "events", 10_000_000, "events generated into the store of the query phase")
 	fs.IntVar(&o.QueryN, "query-n", 500, "timed requests of each query")
 	fs.StringVar(&o.Loadgen, "loadgen", "auto", "load generator of the ingest loads: go, wrk, or auto (wrk when on PATH)")
-	fs.StringVar(&o.Phases, "phases", "ingest,process,query", "phases to run, comma-separated")
+	fs.StringVar(&o.Phases, "phases", "ingest,process,query", "phases to run, comma-separated: ingest, process, query, export "+
+		"(export, not run by default, downloads every event of the query phase's store in each format while sampling the server's RSS)")
 	fs.BoolVar(&o.Quick, "quick", false, "a short smoke run: 2s loads, small counts (flags given explicitly win)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (data, logs) and the -postgres databases, and print where they are")
 	fs.StringVar(&o.PerfDir, "perf", "", "record CPU profiles of the server with perf (single ingest, drain) into this directory")
@@ -103,8 +105,8 @@ func (o *options) check() error {
 		errs = append(errs, errors.New("-events must be at least 20000"))
 	}
 	for _, p := range o.phases() {
-		if !slices.Contains([]string{phaseIngest, phaseProcess, phaseQuery}, p) {
-			errs = append(errs, fmt.Errorf("unknown phase %q (want ingest, process, query)", p))
+		if !slices.Contains([]string{phaseIngest, phaseProcess, phaseQuery, phaseExport}, p) {
+			errs = append(errs, fmt.Errorf("unknown phase %q (want ingest, process, query, export)", p))
 		}
 	}
 	switch o.Loadgen {

@@ -30,6 +30,7 @@ func (q queryStat) String() string {
 
 // queryResult is what the query phase measured.
 type queryResult struct {
+	dir      dataDir // the store generated, which the export phase reuses
 	gen      genResult
 	prepared []string  // what was done to the store before the queries, and found
 	timeline queryStat // GET /sessions/{id}/events/?limit=1000
@@ -48,6 +49,7 @@ func (b *bench) queryPhase(ctx context.Context) (err error) {
 	}
 	b.logf("query: generating %s events straight through Store.Write (this is the long part)", count(float64(b.opt.Events)))
 	q := &b.res.query
+	q.dir = dir
 	if q.gen, err = b.generate(ctx, dir, b.opt.Events); err != nil {
 		return err
 	}

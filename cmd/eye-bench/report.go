@@ -62,6 +62,7 @@ func (b *bench) rows() []row {
 	if b.res.ran[phaseQuery] {
 		rows = append(rows, b.queryRows()...)
 	}
+	rows = append(rows, b.exportRows()...)
 	if p, ok := b.res.peakRSS(); ok {
 		rows = append(rows, row{"peak RSS of The Eye (max VmHWM of its processes)", mb(p.bytes),
 			"in: " + p.what, "", "≤ 300 MB", met(p.bytes <= targetRSS)})
@@ -127,6 +128,26 @@ func (b *bench) queryRows() []row {
 	}
 }
 
+// exportRows are the exports downloaded in full, one row each: events/s,
+// and the server's RSS before and during the download.
+func (b *bench) exportRows() []row {
+	var rows []row
+	for _, e := range b.res.exports {
+		if !e.complete {
+			continue
+		}
+		rows = append(rows, row{
+			fmt.Sprintf("export, GET /events/export?format=%s, %s events (%s): events/s", e.format, count(float64(e.rows)), mb(e.bytes)),
+			count(e.rate()),
+			fmt.Sprintf("server RSS before: %s; during, 1st / 2nd half: %s / %s", mb(e.rssBefore), mb(e.rssFirst), mb(e.rssSecond)),
+			fmt.Sprintf("%.2f×", float64(e.rssSecond)/float64(max(1, e.rssFirst))),
+			"RSS constant: 2nd half ≤ 1st half + 10%",
+			met(e.constant() && e.rows == int64(b.res.query.gen.events)),
+		})
+	}
+	return rows
+}
+
 // statsRow is GET /stats/, which the issue sets no target for (it did not
 // exist yet).
 func (b *bench) statsRow() row {
@@ -164,6 +185,16 @@ func (b *bench) context() []string {
 			count(float64(g.events)), count(float64(g.sessions)), genSpan, g.elapsed.Round(time.Second), count(float64(g.events)/g.elapsed.Seconds()),
 			b.opt.QueryN, queryWarmup))
 		out = append(out, r.query.prepared...)
+	}
+	if len(r.exports) > 0 {
+		out = append(out, fmt.Sprintf("Export: GET /events/export?format=… of every event of the query store, one format at a time, each on a new connection "+
+			"without Accept-Encoding (no gzip), the body read as it comes, its bytes and lines counted and discarded, the rows read from the %s trailer; "+
+			"the server's VmRSS sampled every %s, the ratio is the peak of the second half of the download over the first half's.", exportRowsTrailer, exportRSSInterval))
+		for _, e := range r.exports {
+			out = append(out, fmt.Sprintf("Export %s: %s rows, %s bytes in %s (%s events/s), first byte after %s; server RSS before %s, peak during %s; VmHWM %s before, %s after; %s.",
+				e.format, count(float64(e.rows)), count(float64(e.bytes)), e.elapsed.Round(time.Second), count(e.rate()), ms(e.firstByte),
+				mb(e.rssBefore), mb(e.rssDuring()), mb(e.hwmBefore), mb(e.hwmAfter), e.cpu))
+		}
 	}
 	for _, p := range r.peaks {
 		out = append(out, fmt.Sprintf("Peak RSS of %s: %s.", p.what, mb(p.bytes)))

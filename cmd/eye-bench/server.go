@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,23 +122,11 @@ func (p *proc) watchMemory() {
 
 // readPeak reads VmHWM, the peak resident set size, from /proc.
 func (p *proc) readPeak() {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err == nil {
-				p.mu.Lock()
-				if kib > p.peakKiB {
-					p.peakKiB, p.peakAt = kib, time.Since(p.started)
-				}
-				p.mu.Unlock()
-			}
-			return
-		}
+	hwm := readVm(p.cmd.Process.Pid, "VmHWM:")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kib := hwm / 1024; kib > p.peakKiB {
+		p.peakKiB, p.peakAt = kib, time.Since(p.started)
 	}
 }
 
