@@ -19,6 +19,7 @@ type options struct {
 	Conns         int
 	BatchEvents   int
 	IngestWorkers int
+	DrainWorkers  int
 	Backlog       int
 	LagRate       int
 	LagBatch      int
@@ -50,6 +51,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Conns, "conns", 64, "keep-alive connections of the ingest loads")
 	fs.IntVar(&o.BatchEvents, "batch-events", 100, "events per batch request")
 	fs.IntVar(&o.IngestWorkers, "ingest-workers", 0, "EYE_WORKERS of the server under the ingest loads (0: ingest alone; processing is measured apart)")
+	fs.IntVar(&o.DrainWorkers, "drain-workers", 1, "EYE_WORKERS of the server that drains the backlog and serves the lag load")
 	fs.IntVar(&o.Backlog, "backlog", 300_000, "events queued (EYE_WORKERS=0) before the drain is timed")
 	fs.IntVar(&o.LagRate, "lag-rate", 10_000, "offered events/s of the end-to-end lag phase")
 	fs.IntVar(&o.LagBatch, "lag-batch", 10, "events per request of the end-to-end lag phase")

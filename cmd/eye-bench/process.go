@@ -188,7 +188,7 @@ func sendBatches(ctx context.Context, addr string, reqs [][]byte, next *atomic.I
 // drainAndLag restarts The Eye with a worker on the backlog's directory,
 // times the drain, then measures the end-to-end lag on the same server.
 func (b *bench) drainAndLag(ctx context.Context, dir dataDir) (err error) {
-	eyeP, err := b.startEye(ctx, "drain and lag, EYE_WORKERS=1", dir, 1)
+	eyeP, err := b.startEye(ctx, fmt.Sprintf("drain and lag, EYE_WORKERS=%d", b.opt.DrainWorkers), dir, b.opt.DrainWorkers)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (b *bench) processRows() []row {
 	l50, l99 := percentile(r.lag.samples, 50), percentile(r.lag.samples, 99)
 	lagOK := l99 <= targetLagP99 && r.lag.lost == 0 && r.lag.offered >= 0.95*float64(b.opt.LagRate) && len(r.lag.samples) > 0
 	rows := []row{
-		{fmt.Sprintf("processing: backlog of %s drained (EYE_WORKERS=1): events stored/s", count(float64(r.backlog.accepted))),
+		{fmt.Sprintf("processing: backlog of %s drained (EYE_WORKERS=%d): events stored/s", count(float64(r.backlog.accepted)), b.opt.DrainWorkers),
 			count(r.drain.rate()), limitText, pct(ratio), target.text,
 			met(target.met(ratio, r.drain.rate()) && r.drain.lost == 0)},
 	}

@@ -63,7 +63,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RateLimit, "rate-limit", 0, "events per second each application may send to this process (0: no limit); over it, 429 with Retry-After")
 	fs.IntVar(&c.RateBurst, "rate-burst", 0, "events an application may send at once above its rate (0: two seconds of its rate, at least 1000)")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "messages a worker stores per transaction at most")
-	fs.IntVar(&c.Workers, "workers", 1, "workers in this process (0: none, the queue keeps what ingest accepts)")
+	fs.IntVar(&c.Workers, "workers", 1, "workers in this process (0: none, the queue keeps what ingest accepts); when not given, 1 on SQLite (one writer), 2 on PostgreSQL")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a stopping server waits for requests in flight and the batch in hand")
 	fs.StringVar(&c.SchemasDir, "schemas-dir", "", "a folder of JSON Schemas, DIR/<category>/<name>.json, loaded at start")
 	fs.StringVar(&c.UnknownTypes, "unknown-event-types", "accept", "accept or reject events of a type without a schema")
@@ -139,6 +139,14 @@ func (c *config) parseWith(name, positional string, args []string, getenv func(s
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	// Unless told, a process on PostgreSQL runs two workers: the store
+	// takes concurrent writers, and each worker validates its next batch
+	// while the other's transaction runs (measured in docs/benchmarks.md).
+	workersGiven := false
+	fs.Visit(func(f *flag.Flag) { workersGiven = workersGiven || f.Name == "workers" })
+	if !workersGiven && c.postgres() {
+		c.Workers = 2
 	}
 	return positionals, c.check()
 }

@@ -889,3 +889,28 @@ func TestHealthCommand(t *testing.T) {
 		t.Error("health of a stopped service succeeded")
 	}
 }
+
+// TestWorkersDefault checks the number of workers a process runs unless
+// told: one on SQLite, two on PostgreSQL; what is given wins.
+func TestWorkersDefault(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{map[string]string{}, nil, 1},
+		{map[string]string{"EYE_DATABASE_URL": "sqlite:/tmp/x.db"}, nil, 1},
+		{map[string]string{"EYE_DATABASE_URL": "postgres://eye@db/eye"}, nil, 2},
+		{map[string]string{"EYE_DATABASE_URL": "postgres://eye@db/eye", "EYE_WORKERS": "1"}, nil, 1},
+		{map[string]string{"EYE_DATABASE_URL": "postgres://eye@db/eye"}, []string{"-workers", "0"}, 0},
+		{map[string]string{"EYE_WORKERS": "3"}, nil, 3},
+	} {
+		var cfg config
+		if err := cfg.parse("serve", c.args, func(k string) string { return c.env[k] }, io.Discard); err != nil {
+			t.Fatalf("%v %v: %v", c.env, c.args, err)
+		}
+		if cfg.Workers != c.want {
+			t.Errorf("%v %v: %d workers, want %d", c.env, c.args, cfg.Workers, c.want)
+		}
+	}
+}
