@@ -162,7 +162,7 @@ func (e *env) admin(method, path string, body any, header ...string) response {
 // wait polls path until ok says the answer is as expected.
 func (e *env) wait(path string, ok func(response) bool) response {
 	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: the race detector on a busy machine is slow
 	for {
 		res := e.admin("GET", path, nil)
 		if ok(res) {
