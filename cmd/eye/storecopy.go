@@ -242,11 +242,11 @@ func (c *copier) destinationKeys(ctx context.Context, apps []eye.Application, ha
 }
 
 func (c *copier) users(ctx context.Context) error {
-	users, err := listUsers(ctx, c.from)
+	users, err := c.from.Users(ctx)
 	if err != nil {
 		return err
 	}
-	have, err := listUsers(ctx, c.to)
+	have, err := c.to.Users(ctx)
 	if err != nil {
 		return err
 	}
@@ -518,7 +518,7 @@ func countStore(ctx context.Context, s eye.Store) (storeCounts, error) {
 			n.keys++
 		}
 	}
-	users, err := listUsers(ctx, s)
+	users, err := s.Users(ctx)
 	if err != nil {
 		return n, err
 	}
@@ -589,15 +589,4 @@ func (p *progress) add(read, made int) {
 func (p *progress) done() {
 	d := time.Since(p.start)
 	fmt.Fprintf(p.out, "%s: %d read, %d copied now, in %s\n", p.what, p.read, p.made, d.Round(time.Millisecond))
-}
-
-// listUsers lists a store's users.
-func listUsers(ctx context.Context, s eye.Store) ([]eye.User, error) {
-	l, ok := s.(interface {
-		Users(context.Context) ([]eye.User, error)
-	})
-	if !ok {
-		return nil, nil
-	}
-	return l.Users(ctx)
 }

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -244,25 +243,9 @@ func (h *Handler) setOrigins(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	v := newView(s, "", "applications", nil)
 	d := applicationData{Origins: r.PostFormValue("origins")}
-	origins := []string{}
-	for line := range strings.Lines(d.Origins) {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		o, err := api.NormalizeOrigin(line)
-		if err != nil {
-			d.OriginsProblem = fmt.Sprintf("%q is not an origin: %v.", line, err)
-			break
-		}
-		if !slices.Contains(origins, o) {
-			origins = append(origins, o)
-		}
-	}
-	if d.OriginsProblem == "" && len(origins) > eye.MaxAllowedOrigins {
-		d.OriginsProblem = fmt.Sprintf("At most %d origins.", eye.MaxAllowedOrigins)
-	}
-	if d.OriginsProblem != "" {
+	origins, err := api.NormalizeOrigins(strings.Fields(d.Origins)) // one a line; an origin has no space
+	if err != nil {
+		d.OriginsProblem = err.Error() + "."
 		h.renderApplication(w, r, s, http.StatusUnprocessableEntity, v, d)
 		return
 	}

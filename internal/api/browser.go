@@ -172,22 +172,37 @@ func (b *body) readOrigins(field string) (list []string, ok bool) {
 		b.fail(eye.CodeInvalidType, field, "%s must be an array of origins such as \"https://www.example.com\"", field)
 		return nil, false
 	}
+	code := eye.CodeInvalidValue
 	if len(in) > eye.MaxAllowedOrigins {
-		b.fail(eye.CodeTooLong, field, "%s holds more than %d origins", field, eye.MaxAllowedOrigins)
+		code = eye.CodeTooLong
+	}
+	list, err := NormalizeOrigins(in)
+	if err != nil {
+		b.fail(code, field, "%s: %v", field, err)
 		return nil, false
 	}
-	list = []string{}
+	return list, true
+}
+
+// NormalizeOrigins returns a list of allowed origins normalized by
+// NormalizeOrigin, without repeats (never nil), or the first reason it is
+// not one: an entry that is not an origin, or more than
+// eye.MaxAllowedOrigins of them.
+func NormalizeOrigins(in []string) ([]string, error) {
+	if len(in) > eye.MaxAllowedOrigins {
+		return nil, fmt.Errorf("more than %d origins", eye.MaxAllowedOrigins)
+	}
+	list := []string{}
 	for _, o := range in {
 		n, err := NormalizeOrigin(o)
 		if err != nil {
-			b.fail(eye.CodeInvalidValue, field, "%q is not an origin: %v", o, err)
-			continue
+			return nil, fmt.Errorf("%q is not an origin: %w", o, err)
 		}
 		if !slices.Contains(list, n) {
 			list = append(list, n)
 		}
 	}
-	return list, true
+	return list, nil
 }
 
 // NormalizeOrigin returns an origin (scheme://host[:port]) as browsers
