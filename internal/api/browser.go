@@ -10,6 +10,7 @@ package api
 // CORS answers name only allowed origins; server keys never need CORS.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -155,7 +156,7 @@ func (s *Server) serveTracker(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "public, max-age=3600")
 	h.Set("ETag", s.tracker)
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin") // other sites' pages load it
-	http.ServeContent(w, r, "eye.js", time.Time{}, strings.NewReader(string(trackerScript)))
+	http.ServeContent(w, r, "eye.js", time.Time{}, bytes.NewReader(trackerScript))
 }
 
 // readOrigins reads an optional list of allowed origins: each
