@@ -59,6 +59,12 @@ type Job struct {
 	ActorName    string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// Owner is the process running a running job, and LeaseUntil when its
+	// claim lapses unless renewed (zero: claimable now). Only the owner
+	// updates a job; another process takes it over once the lease lapses.
+	Owner      string
+	LeaseUntil time.Time
 }
 
 // Job kinds.

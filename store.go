@@ -102,8 +102,15 @@ type Store interface {
 	CreateJob(ctx context.Context, j Job) error
 	// Job returns a job, or ENOTFOUND.
 	Job(ctx context.Context, id string) (Job, error)
-	// UpdateJob stores a job's progress and status.
+	// UpdateJob stores a job's progress, status and lease (LeaseUntil),
+	// when j.Owner still owns it: ECONFLICT when another process took it
+	// over, ENOTFOUND when there is no such job.
 	UpdateJob(ctx context.Context, j Job) error
+	// ClaimJob makes owner the owner of a running job until the time until,
+	// when it has no owner, owner owns it already, or its lease lapsed
+	// before now; it reports whether it did. Of processes claiming one job
+	// at once, one succeeds.
+	ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
 	// RunningJobs returns the jobs not yet done or failed.
 	RunningJobs(ctx context.Context) ([]Job, error)
 

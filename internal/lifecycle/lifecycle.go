@@ -9,12 +9,13 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/audit"
+	"github.com/theeye/eye/internal/job"
 )
 
 // Store is the part of the store lifecycle uses.
@@ -25,9 +26,7 @@ type Store interface {
 	DeleteEmptySessions(ctx context.Context, before time.Time, limit int) (int64, error)
 	DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 	RecordAudit(ctx context.Context, e eye.AuditEntry) error
-	CreateJob(ctx context.Context, j eye.Job) error
-	UpdateJob(ctx context.Context, j eye.Job) error
-	RunningJobs(ctx context.Context) ([]eye.Job, error)
+	job.Store
 }
 
 // Pace is how deletions share the store: Batch rows per transaction, and
@@ -72,9 +71,7 @@ type Deleter struct {
 	store Store
 	log   *slog.Logger
 	pace  Pace
-
-	base context.Context // jobs run until it ends
-	wg   sync.WaitGroup
+	jobs  *job.Runner // the deletion jobs
 }
 
 // NewDeleter returns a Deleter whose jobs run until base ends.
@@ -82,7 +79,9 @@ func NewDeleter(base context.Context, store Store, log *slog.Logger, pace Pace) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Deleter{store: store, log: log, pace: pace.withDefaults(), base: base}
+	d := &Deleter{store: store, log: log, pace: pace.withDefaults()}
+	d.jobs = job.New(base, store, eye.JobDelete, d.run, log, 0)
+	return d
 }
 
 // Start counts the events matching f, creates a job deleting them and
@@ -96,61 +95,46 @@ func (d *Deleter) Start(ctx context.Context, f eye.EventFilter, by eye.AuditEntr
 		return eye.Job{}, err
 	}
 	t := now()
-	j := eye.Job{ID: eye.NewID(), Kind: eye.JobDelete, EventFilter: f, Status: eye.JobRunning, Matched: matched,
-		Actor: by.Actor, ActorName: by.ActorName, CreatedAt: t, UpdatedAt: t}
-	if err := d.store.CreateJob(ctx, j); err != nil {
+	j, err := d.jobs.Start(ctx, eye.Job{ID: eye.NewID(), EventFilter: f, Matched: matched,
+		Actor: by.Actor, ActorName: by.ActorName, CreatedAt: t, UpdatedAt: t})
+	if err != nil {
 		return j, err
 	}
 	audit.Record(ctx, d.store, d.log, eye.AuditEntry{Actor: by.Actor, ActorName: by.ActorName, Addr: by.Addr,
 		Action: eye.ActionEventsDeleteJob, Target: j.ID,
 		Details: audit.Details(map[string]any{"status": j.Status, "filter": by.Details, "matched": matched})})
 	d.log.Info("deletion job started", "job", j.ID, "matched", matched, "actor", by.Actor)
-	d.wg.Go(func() { d.run(j) })
 	return j, nil
 }
 
-// Resume runs in the background the deletion jobs a previous run left
-// running: they go on deleting what still matches.
-func (d *Deleter) Resume(ctx context.Context) error {
-	jobs, err := d.store.RunningJobs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, j := range jobs {
-		if j.Kind != eye.JobDelete {
-			continue
-		}
-		d.log.Info("resuming deletion job", "job", j.ID, "deleted", j.Deleted)
-		d.wg.Go(func() { d.run(j) })
-	}
-	return nil
-}
+// Resume runs in the background the deletion jobs no process runs (a
+// previous run left them running), and takes over, until base ends, those
+// whose process stops: they go on deleting what still matches.
+func (d *Deleter) Resume(ctx context.Context) error { return d.jobs.Resume(ctx) }
 
 // Wait waits for the running jobs to stop (they stop when base ends, and
 // resume at the next start).
-func (d *Deleter) Wait() { d.wg.Wait() }
+func (d *Deleter) Wait() { d.jobs.Wait() }
 
 // run deletes a job's events a batch at a time, storing its progress
 // after each, until a batch finds fewer than it may delete. While the
 // store is unavailable it waits and goes on; any other error fails the
 // job. A crash between a batch and its progress leaves the count short
 // by that batch; the events are deleted all the same.
-func (d *Deleter) run(j eye.Job) {
-	ctx := d.base
+func (d *Deleter) run(ctx context.Context, j eye.Job) eye.Job {
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		n, err := d.store.DeleteEvents(ctx, j.EventFilter, d.pace.Batch)
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return j
 			}
 			if eye.ErrorCode(err) != eye.EUNAVAILABLE {
-				d.finish(j, err)
-				return
+				return d.finish(ctx, j, err)
 			}
 			d.log.Warn("deletion job waiting for the store", "job", j.ID, "error", err)
 			if !sleep(ctx, delay) {
-				return
+				return j
 			}
 			delay = min(2*delay, 5*time.Second)
 			continue
@@ -159,21 +143,24 @@ func (d *Deleter) run(j eye.Job) {
 		j.Deleted += n
 		j.UpdatedAt = now()
 		if n < int64(d.pace.Batch) {
-			d.finish(j, nil)
-			return
+			return d.finish(ctx, j, nil)
 		}
-		if err := d.store.UpdateJob(ctx, j); err != nil && ctx.Err() == nil {
+		if err := d.jobs.Save(ctx, &j); errors.Is(err, job.ErrTakenOver) {
+			d.log.Info("deletion job taken over by another process", "job", j.ID)
+			return j
+		} else if err != nil && ctx.Err() == nil {
 			d.log.Warn("store a deletion job's progress", "job", j.ID, "error", err)
 		}
 		if !sleep(ctx, d.pace.Pause) {
-			return
+			return j
 		}
 	}
+	return j
 }
 
-// finish marks a job done, or failed with err, and records its end.
-func (d *Deleter) finish(j eye.Job, err error) {
-	ctx := d.base
+// finish marks a job done, or failed with err, and records its end: once,
+// by the process that owns the job.
+func (d *Deleter) finish(ctx context.Context, j eye.Job, err error) eye.Job {
 	j.Status, j.UpdatedAt = eye.JobDone, now()
 	if err != nil {
 		j.Status, j.Error = eye.JobFailed, err.Error()
@@ -181,7 +168,10 @@ func (d *Deleter) finish(j eye.Job, err error) {
 	} else {
 		d.log.Info("deletion job finished", "job", j.ID, "matched", j.Matched, "deleted", j.Deleted)
 	}
-	if uerr := d.store.UpdateJob(ctx, j); uerr != nil && ctx.Err() == nil {
+	if uerr := d.jobs.Save(ctx, &j); errors.Is(uerr, job.ErrTakenOver) {
+		d.log.Info("deletion job taken over by another process", "job", j.ID)
+		return j
+	} else if uerr != nil && ctx.Err() == nil {
 		d.log.Error("store the end of a deletion job", "job", j.ID, "error", uerr)
 	}
 	details := map[string]any{"status": j.Status, "matched": j.Matched, "deleted": j.Deleted}
@@ -190,4 +180,5 @@ func (d *Deleter) finish(j eye.Job, err error) {
 	}
 	audit.Record(ctx, d.store, d.log, eye.AuditEntry{Actor: j.Actor, ActorName: j.ActorName,
 		Action: eye.ActionEventsDeleteJob, Target: j.ID, Details: audit.Details(details)})
+	return j
 }

@@ -81,35 +81,52 @@ func (s *Store) CreateJob(ctx context.Context, j eye.Job) error {
 		return err
 	}
 	_, err = s.db.Exec(ctx, `INSERT INTO jobs (id, kind, filter, status, replayed, still_invalid, matched, deleted, error, cursor,
-			actor, actor_name, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			actor, actor_name, created_at, updated_at, owner, lease_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		j.ID, j.Kind, filter, j.Status, j.Replayed, j.StillInvalid, j.Matched, j.Deleted, j.Error, cursor,
-		j.Actor, j.ActorName, micros(j.CreatedAt), micros(j.UpdatedAt))
+		j.Actor, j.ActorName, micros(j.CreatedAt), micros(j.UpdatedAt), j.Owner, nullMicros(j.LeaseUntil))
 	if err != nil {
 		return storeError("create job", err)
 	}
 	return nil
 }
 
-// UpdateJob stores a job's progress.
+// UpdateJob stores a job's progress and lease, when j.Owner owns it.
 func (s *Store) UpdateJob(ctx context.Context, j eye.Job) error {
 	_, cursor, err := encodeJob(j)
 	if err != nil {
 		return err
 	}
 	r, err := s.db.Exec(ctx, `UPDATE jobs SET status = $1, replayed = $2, still_invalid = $3, deleted = $4, error = $5, cursor = $6,
-		updated_at = $7 WHERE id = $8`, j.Status, j.Replayed, j.StillInvalid, j.Deleted, j.Error, cursor, micros(j.UpdatedAt), j.ID)
+		updated_at = $7, lease_until = $8 WHERE id = $9 AND owner = $10`, j.Status, j.Replayed, j.StillInvalid, j.Deleted, j.Error, cursor,
+		micros(j.UpdatedAt), nullMicros(j.LeaseUntil), j.ID, j.Owner)
 	if err != nil {
 		return storeError("update job", err)
 	}
 	if r.RowsAffected() == 0 {
-		return eye.Errorf(eye.ENOTFOUND, "No job has the id %q.", j.ID)
+		if _, err := s.Job(ctx, j.ID); err != nil {
+			return err
+		}
+		return eye.Errorf(eye.ECONFLICT, "The job %q is run by another process now.", j.ID)
 	}
 	return nil
 }
 
+// ClaimJob makes owner the owner of a running job until the time until,
+// when no other owner's lease holds at now. The row's lock makes one of
+// concurrent claims win.
+func (s *Store) ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	r, err := s.db.Exec(ctx, `UPDATE jobs SET owner = $1, lease_until = $2
+		WHERE id = $3 AND status = $4 AND (owner = '' OR owner = $1 OR lease_until IS NULL OR lease_until < $5)`,
+		owner, micros(until), id, eye.JobRunning, micros(now))
+	if err != nil {
+		return false, storeError("claim job", err)
+	}
+	return r.RowsAffected() == 1, nil
+}
+
 const jobColumns = `id, kind, filter, status, replayed, still_invalid, matched, deleted, error, cursor, actor, actor_name,
-	created_at, updated_at`
+	created_at, updated_at, owner, lease_until`
 
 func scanJob(sc scanner) (eye.Job, error) {
 	var (
@@ -117,12 +134,13 @@ func scanJob(sc scanner) (eye.Job, error) {
 		filter           string
 		cursor           pgtype.Text
 		created, updated int64
+		lease            pgtype.Int8
 	)
 	if err := sc.Scan(&j.ID, &j.Kind, &filter, &j.Status, &j.Replayed, &j.StillInvalid, &j.Matched, &j.Deleted, &j.Error, &cursor,
-		&j.Actor, &j.ActorName, &created, &updated); err != nil {
+		&j.Actor, &j.ActorName, &created, &updated, &j.Owner, &lease); err != nil {
 		return j, err
 	}
-	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
+	j.CreatedAt, j.UpdatedAt, j.LeaseUntil = fromMicros(created), fromMicros(updated), fromNullMicros(lease)
 	var f jobFilter
 	if err := json.Unmarshal([]byte(filter), &f); err != nil {
 		return j, fmt.Errorf("decode job filter: %w", err)

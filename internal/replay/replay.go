@@ -5,11 +5,12 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/theeye/eye"
+	"github.com/theeye/eye/internal/job"
 	"github.com/theeye/eye/internal/metric"
 )
 
@@ -20,9 +21,7 @@ type Store interface {
 	UpdateErrorReasons(ctx context.Context, id string, reasons []eye.Reason) error
 	ReplayError(ctx context.Context, ev eye.Event) (bool, error)
 	Event(ctx context.Context, id string) (eye.Event, error)
-	CreateJob(ctx context.Context, j eye.Job) error
-	UpdateJob(ctx context.Context, j eye.Job) error
-	RunningJobs(ctx context.Context) ([]eye.Job, error)
+	job.Store
 }
 
 // Replayer replays error records with today's rules and schemas.
@@ -31,10 +30,8 @@ type Replayer struct {
 	rules   eye.Rules
 	log     *slog.Logger
 	metrics *metric.Metrics
-	page    int // error records per step of a job
-
-	base context.Context // jobs run until it ends
-	wg   sync.WaitGroup
+	page    int         // error records per step of a job
+	jobs    *job.Runner // the replay jobs
 }
 
 // New returns a Replayer whose jobs run until base ends. m counts what
@@ -46,7 +43,9 @@ func New(base context.Context, store Store, rules eye.Rules, log *slog.Logger, m
 	if m == nil {
 		m = metric.New()
 	}
-	return &Replayer{store: store, rules: rules, log: log, metrics: m, page: 100, base: base}
+	r := &Replayer{store: store, rules: rules, log: log, metrics: m, page: 100}
+	r.jobs = job.New(base, store, eye.JobReplay, r.run, log, 0)
+	return r
 }
 
 // One re-validates the stored payload of an error record, keeping its
@@ -87,40 +86,23 @@ func (r *Replayer) One(ctx context.Context, id string) (eye.Event, []eye.Reason,
 func (r *Replayer) Start(ctx context.Context, f eye.ErrorFilter) (eye.Job, error) {
 	f.Limit, f.After = 0, nil
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	j := eye.Job{ID: eye.NewID(), Kind: "replay", Filter: f, Status: eye.JobRunning, CreatedAt: now, UpdatedAt: now}
-	if err := r.store.CreateJob(ctx, j); err != nil {
-		return j, err
-	}
-	r.wg.Go(func() { r.run(j) })
-	return j, nil
+	return r.jobs.Start(ctx, eye.Job{ID: eye.NewID(), Filter: f, CreatedAt: now, UpdatedAt: now})
 }
 
-// Resume runs in the background the jobs a previous run left running.
-func (r *Replayer) Resume(ctx context.Context) error {
-	jobs, err := r.store.RunningJobs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, j := range jobs {
-		if j.Kind != eye.JobReplay {
-			continue // another kind of job, run by its own runner
-		}
-		r.log.Info("resuming replay job", "job", j.ID, "replayed", j.Replayed, "still_invalid", j.StillInvalid)
-		r.wg.Go(func() { r.run(j) })
-	}
-	return nil
-}
+// Resume runs in the background the replay jobs no process runs (a
+// previous run left them running), and takes over, until base ends, those
+// whose process stops.
+func (r *Replayer) Resume(ctx context.Context) error { return r.jobs.Resume(ctx) }
 
 // Wait waits for the running jobs to stop (they stop when base ends, and
 // resume at the next start).
-func (r *Replayer) Wait() { r.wg.Wait() }
+func (r *Replayer) Wait() { r.jobs.Wait() }
 
 // run replays a job's error records a page at a time, storing its
 // position after each page: never holding the whole set in memory, and
 // resuming where it was after a restart. A record replayed twice (after a
 // crash between a page and its position) is stored once.
-func (r *Replayer) run(j eye.Job) {
-	ctx := r.base
+func (r *Replayer) run(ctx context.Context, j eye.Job) eye.Job {
 	f := j.Filter
 	f.Limit, f.After = r.page, j.Cursor
 	delay := 100 * time.Millisecond
@@ -130,20 +112,25 @@ func (r *Replayer) run(j eye.Job) {
 			delay = 100 * time.Millisecond
 			if j.Status != eye.JobRunning {
 				r.log.Info("replay job finished", "job", j.ID, "status", j.Status, "replayed", j.Replayed, "still_invalid", j.StillInvalid)
-				return
+				return j
 			}
 			continue
 		}
 		if ctx.Err() != nil {
-			return
+			return j
 		}
-		if eye.ErrorCode(err) != eye.EUNAVAILABLE {
+		switch {
+		case errors.Is(err, job.ErrTakenOver):
+			r.log.Info("replay job taken over by another process", "job", j.ID)
+			return j
+		case eye.ErrorCode(err) == eye.EUNAVAILABLE:
+		default:
 			j.Status, j.Error, j.UpdatedAt = eye.JobFailed, err.Error(), time.Now().UTC()
-			if uerr := r.store.UpdateJob(ctx, j); uerr != nil {
+			if uerr := r.jobs.Save(ctx, &j); uerr != nil {
 				r.log.Error("mark job failed", "job", j.ID, "error", uerr)
 			}
 			r.log.Error("replay job failed", "job", j.ID, "error", err)
-			return
+			return j
 		}
 		// The store is down: wait and go on from the same page.
 		r.log.Warn("replay job waiting for the store", "job", j.ID, "error", err)
@@ -153,6 +140,7 @@ func (r *Replayer) run(j eye.Job) {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+	return j
 }
 
 // step replays one page and stores the job's progress.
@@ -180,7 +168,7 @@ func (r *Replayer) step(ctx context.Context, j *eye.Job, f *eye.ErrorFilter) err
 		j.Status = eye.JobDone
 	}
 	j.UpdatedAt = time.Now().UTC()
-	if err := r.store.UpdateJob(ctx, *j); err != nil {
+	if err := r.jobs.Save(ctx, j); err != nil {
 		return err
 	}
 	f.After = page.Next

@@ -80,35 +80,52 @@ func (s *Store) CreateJob(ctx context.Context, j eye.Job) error {
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO jobs (id, kind, filter, status, replayed, still_invalid, matched, deleted, error, cursor,
-			actor, actor_name, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			actor, actor_name, created_at, updated_at, owner, lease_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Kind, filter, j.Status, j.Replayed, j.StillInvalid, j.Matched, j.Deleted, j.Error, cursor,
-		j.Actor, j.ActorName, micros(j.CreatedAt), micros(j.UpdatedAt))
+		j.Actor, j.ActorName, micros(j.CreatedAt), micros(j.UpdatedAt), j.Owner, nullMicros(j.LeaseUntil))
 	if err != nil {
 		return unavailable("create job", err)
 	}
 	return nil
 }
 
-// UpdateJob stores a job's progress.
+// UpdateJob stores a job's progress and lease, when j.Owner owns it.
 func (s *Store) UpdateJob(ctx context.Context, j eye.Job) error {
 	_, cursor, err := encodeJob(j)
 	if err != nil {
 		return err
 	}
 	r, err := s.w.ExecContext(ctx, `UPDATE jobs SET status = ?, replayed = ?, still_invalid = ?, deleted = ?, error = ?, cursor = ?,
-		updated_at = ? WHERE id = ?`, j.Status, j.Replayed, j.StillInvalid, j.Deleted, j.Error, cursor, micros(j.UpdatedAt), j.ID)
+		updated_at = ?, lease_until = ? WHERE id = ? AND owner = ?`, j.Status, j.Replayed, j.StillInvalid, j.Deleted, j.Error, cursor,
+		micros(j.UpdatedAt), nullMicros(j.LeaseUntil), j.ID, j.Owner)
 	if err != nil {
 		return unavailable("update job", err)
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
-		return eye.Errorf(eye.ENOTFOUND, "No job has the id %q.", j.ID)
+		if _, err := s.Job(ctx, j.ID); err != nil {
+			return err
+		}
+		return eye.Errorf(eye.ECONFLICT, "The job %q is run by another process now.", j.ID)
 	}
 	return nil
 }
 
+// ClaimJob makes owner the owner of a running job until the time until,
+// when no other owner's lease holds at now.
+func (s *Store) ClaimJob(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	r, err := s.w.ExecContext(ctx, `UPDATE jobs SET owner = ?, lease_until = ?
+		WHERE id = ? AND status = ? AND (owner = '' OR owner = ? OR lease_until IS NULL OR lease_until < ?)`,
+		owner, micros(until), id, eye.JobRunning, owner, micros(now))
+	if err != nil {
+		return false, unavailable("claim job", err)
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
+
 const jobColumns = `id, kind, filter, status, replayed, still_invalid, matched, deleted, error, cursor, actor, actor_name,
-	created_at, updated_at`
+	created_at, updated_at, owner, lease_until`
 
 func scanJob(sc scanner) (eye.Job, error) {
 	var (
@@ -116,12 +133,13 @@ func scanJob(sc scanner) (eye.Job, error) {
 		filter           string
 		cursor           sql.NullString
 		created, updated int64
+		lease            sql.NullInt64
 	)
 	if err := sc.Scan(&j.ID, &j.Kind, &filter, &j.Status, &j.Replayed, &j.StillInvalid, &j.Matched, &j.Deleted, &j.Error, &cursor,
-		&j.Actor, &j.ActorName, &created, &updated); err != nil {
+		&j.Actor, &j.ActorName, &created, &updated, &j.Owner, &lease); err != nil {
 		return j, err
 	}
-	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
+	j.CreatedAt, j.UpdatedAt, j.LeaseUntil = fromMicros(created), fromMicros(updated), fromNullMicros(lease)
 	var f jobFilter
 	if err := json.Unmarshal([]byte(filter), &f); err != nil {
 		return j, fmt.Errorf("decode job filter: %w", err)

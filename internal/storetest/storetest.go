@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) eye.Store) {
 		{"EventTypes", testEventTypes},
 		{"Replay", testReplay},
 		{"Jobs", testJobs},
+		{"JobLease", testJobLease},
 		{"Stats", testStats},
 		{"NotFound", testNotFound},
 	}
@@ -1100,5 +1102,93 @@ func testStats(t *testing.T, s eye.Store) {
 	}
 	if size, err := s.Size(ctx); err != nil || size <= 0 {
 		t.Errorf("Size = %d, %v", size, err)
+	}
+}
+
+// testJobLease: only a job's owner updates it; another process claims it
+// once the lease lapsed, or when it has no owner or no lease.
+func testJobLease(t *testing.T, s eye.Store) {
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Microsecond)
+	j := eye.Job{ID: eye.NewID(), Kind: eye.JobReplay, Status: eye.JobRunning, CreatedAt: t0, UpdatedAt: t0,
+		Owner: "a", LeaseUntil: t0.Add(time.Minute)}
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Job(ctx, j.ID); err != nil || got.Owner != "a" || !got.LeaseUntil.Equal(j.LeaseUntil) {
+		t.Fatalf("Job = owner %q, lease %v, %v", got.Owner, got.LeaseUntil, err)
+	}
+	claim := func(owner string, now time.Time) bool {
+		t.Helper()
+		ok, err := s.ClaimJob(ctx, j.ID, owner, now, now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if claim("b", t0.Add(30*time.Second)) {
+		t.Error("b claimed a job whose lease holds")
+	}
+	if !claim("a", t0.Add(30*time.Second)) {
+		t.Error("its owner could not renew its claim")
+	}
+	// a's lease (renewed until t0+90s) lapses: b takes the job over.
+	if !claim("b", t0.Add(2*time.Minute)) {
+		t.Fatal("b could not claim a job whose lease lapsed")
+	}
+	j.Replayed, j.UpdatedAt = 5, t0.Add(2*time.Minute)
+	if err := s.UpdateJob(ctx, j); eye.ErrorCode(err) != eye.ECONFLICT {
+		t.Errorf("UpdateJob by the former owner = %v, want a conflict", err)
+	}
+	if got, _ := s.Job(ctx, j.ID); got.Owner != "b" || got.Replayed != 0 {
+		t.Errorf("after the former owner's update: owner %q, replayed %d", got.Owner, got.Replayed)
+	}
+	// b stops and gives its lease up: anyone may claim the job at once.
+	j.Owner, j.LeaseUntil = "b", time.Time{}
+	if err := s.UpdateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Job(ctx, j.ID); got.Replayed != 5 || !got.LeaseUntil.IsZero() {
+		t.Errorf("after giving up the lease: replayed %d, lease %v", got.Replayed, got.LeaseUntil)
+	}
+	if !claim("c", t0.Add(2*time.Minute)) {
+		t.Error("c could not claim a job without a lease")
+	}
+	// A job that ended is claimed by no one.
+	j.Owner, j.Status = "c", eye.JobDone
+	if err := s.UpdateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if claim("c", t0.Add(time.Hour)) {
+		t.Error("a done job was claimed")
+	}
+	if _, err := s.ClaimJob(ctx, eye.NewID(), "c", t0, t0); err != nil {
+		t.Errorf("ClaimJob(unknown) = %v", err)
+	}
+	if err := s.UpdateJob(ctx, eye.Job{ID: eye.NewID(), Status: eye.JobDone, UpdatedAt: t0}); eye.ErrorCode(err) != eye.ENOTFOUND {
+		t.Errorf("UpdateJob(unknown) = %v", err)
+	}
+
+	// Of concurrent claims on a job without an owner, one wins.
+	k := eye.Job{ID: eye.NewID(), Kind: eye.JobDelete, Status: eye.JobRunning, CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateJob(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for i := range 8 {
+		wg.Go(func() {
+			ok, err := s.ClaimJob(ctx, k.ID, fmt.Sprint("p", i), t0, t0.Add(time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := won.Load(); n != 1 {
+		t.Errorf("%d of 8 concurrent claims won, want 1", n)
 	}
 }
