@@ -80,3 +80,11 @@ func BenchmarkDecodeObject(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkAppendTime(b *testing.B) {
+	tm := time.Date(2021, 1, 1, 9, 15, 27, 243860000, time.UTC)
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		buf = eye.AppendTime(buf[:0], tm)
+	}
+}

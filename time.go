@@ -35,8 +35,48 @@ func ParseTime(s string) (time.Time, error) {
 	return t.UTC().Truncate(time.Microsecond), nil
 }
 
+// timeLayout is the layout of FormatTime.
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
 // FormatTime formats t as RFC 3339 in UTC with exactly six fractional
 // digits, so that formatted times sort as text in time order.
 func FormatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	return string(AppendTime(make([]byte, 0, len(timeLayout)), t))
+}
+
+// AppendTime appends t formatted as FormatTime does, without allocating:
+// lists of events format three times per event.
+func AppendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends n, zero-padded to width digits (width ≤ 6,
+// 0 ≤ n < 10^width).
+func appendDigits(b []byte, n, width int) []byte {
+	start := len(b)
+	b = append(b, "000000"[:width]...)
+	for i := len(b) - 1; i >= start; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return b
 }

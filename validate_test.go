@@ -2,6 +2,7 @@ package eye_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -246,6 +247,35 @@ func TestParseTime(t *testing.T) {
 	}
 	if got := eye.FormatTime(time.Date(2021, 1, 1, 9, 15, 27, 0, time.FixedZone("x", 3600))); got != "2021-01-01T08:15:27.000000Z" {
 		t.Errorf("FormatTime = %s", got)
+	}
+}
+
+// TestAppendTime compares the hand-written formatting with time.Format's
+// over the range of years and the edges of each field.
+func TestAppendTime(t *testing.T) {
+	const layout = "2006-01-02T15:04:05.000000Z07:00"
+	times := []time.Time{
+		{},
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(2024, 2, 29, 12, 30, 45, 123456789, time.FixedZone("x", -5*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		times = append(times, time.Unix(rnd.Int64N(400*365*86400)-100*365*86400, rnd.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		want := tm.UTC().Format(layout)
+		if got := string(eye.AppendTime([]byte("x"), tm)); got != "x"+want {
+			t.Fatalf("AppendTime(%v) = %q, want %q", tm, got, "x"+want)
+		}
+		if got := eye.FormatTime(tm); got != want {
+			t.Fatalf("FormatTime(%v) = %q, want %q", tm, got, want)
+		}
 	}
 }
 

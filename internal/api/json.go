@@ -181,17 +181,17 @@ func appendEvent(b []byte, ev eye.Event) []byte {
 	b = append(b, `,"data":`...)
 	b = append(b, ev.Data...)
 	b = append(b, `,"timestamp":"`...)
-	b = append(b, eye.FormatTime(ev.Timestamp)...)
+	b = eye.AppendTime(b, ev.Timestamp)
 	b = append(b, `","sent_at":`...)
 	if ev.SentAt.IsZero() {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '"')
-		b = append(b, eye.FormatTime(ev.SentAt)...)
+		b = eye.AppendTime(b, ev.SentAt)
 		b = append(b, '"')
 	}
 	b = append(b, `,"received_at":"`...)
-	b = append(b, eye.FormatTime(ev.ReceivedAt)...)
+	b = eye.AppendTime(b, ev.ReceivedAt)
 	b = append(b, `","clock_offset_us":`...)
 	if ev.SentAt.IsZero() {
 		b = append(b, "null"...)
