@@ -607,3 +607,45 @@ func TestBrowserKeysInUI(t *testing.T) {
 		t.Errorf("the browser key %+v, %v; or its origin is not allowed", key, ok)
 	}
 }
+
+// TestEventsDataFilter: the events explorer filters on members of data as
+// GET /events/ does, keeps the filters in its links, and says what is wrong
+// with one it cannot read.
+func TestEventsDataFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	session := eye.NewID()
+	checkout := pageview(session)
+	checkout["data"] = map[string]any{"host": "www.example.com", "path": "/checkout", "form": map[string]any{"step": 2}}
+	home, other := e.send(pageview(session)), e.send(checkout)
+	e.waitEvent(home)
+	e.waitEvent(other)
+
+	b := e.browser()
+	b.loggedIn()
+	res := b.get("/admin/events?data=path%3D%2Fcheckout&data=form.step%3D2&data=")
+	if res.status != 200 || !strings.Contains(res.body, other) || strings.Contains(res.body, home) {
+		t.Fatalf("data filters: %d, the matching event %v, the other %v\n%s", res.status,
+			strings.Contains(res.body, other), strings.Contains(res.body, home), res.body)
+	}
+	for _, want := range []string{`value="path=/checkout"`, `value="form.step=2"`,
+		`/events/?data.form.step=2&amp;data.path=%2Fcheckout`} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("no %q in the page", want)
+		}
+	}
+	if res := b.get("/admin/events?data=host%3Dwww.example.com"); !strings.Contains(res.body, other) || !strings.Contains(res.body, home) {
+		t.Errorf("data.host: not both events\n%s", res.body)
+	}
+	for q, want := range map[string]string{
+		"data=a..b%3D1":                   "Data &#34;a..b=1&#34;: the path names no member of data",
+		"data=path":                       "Data &#34;path&#34;",
+		"data=form%3D%7B%7D":              "the value cannot match",
+		strings.Repeat("data=a%3D1&", 11): "At most 10 data filters",
+	} {
+		res := b.get("/admin/events?" + q)
+		if res.status != 400 || !strings.Contains(res.body, want) {
+			t.Errorf("GET /admin/events?%s: %d, want 400 with %q", q, res.status, want)
+		}
+	}
+}

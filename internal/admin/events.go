@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/theeye/eye"
@@ -25,6 +26,7 @@ const longGap = 5 * time.Minute
 // eventForm is the events explorer's filters, as the URL holds them.
 type eventForm struct {
 	Session, Category, Name, Application, From, To, Order string
+	Data                                                  []string // filters on members of data: path=value
 }
 
 // eventsData is the content of the events explorer.
@@ -54,6 +56,28 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
 			problems = append(problems, fmt.Sprintf("The session %q is not a UUID.", d.Form.Session))
 		}
 		f.SessionID = id
+	}
+	var apiData []string // the data filters as the API's query parameters
+	for _, pv := range q["data"] {
+		if pv = strings.TrimSpace(pv); pv == "" {
+			continue
+		}
+		d.Form.Data = append(d.Form.Data, pv)
+		path, value, ok := strings.Cut(pv, "=")
+		df, err := api.ParseDataFilter(path, value)
+		if !ok || err != nil {
+			why := "no ="
+			if ok {
+				why = err.Error()
+			}
+			problems = append(problems, fmt.Sprintf("Data %q: %s (write path=value, such as form.first_name=John).", pv, why))
+			continue
+		}
+		f.Data = append(f.Data, df)
+		apiData = append(apiData, "data."+path, value)
+	}
+	if len(d.Form.Data) > api.MaxDataFilters {
+		problems = append(problems, fmt.Sprintf("At most %d data filters may be given, not %d.", api.MaxDataFilters, len(d.Form.Data)))
 	}
 	var err error
 	if f.From, d.Form.From, err = formTime(q.Get("from")); err != nil {
@@ -89,15 +113,20 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
 			d.Next = withQuery("/admin/events", append(d.Form.pairs(), "cursor", api.Cursor(api.EventList, f.Ascending, *page.Next))...)
 		}
 	}
-	d.API = withQuery("/events/", "session", f.SessionID, "category", f.Category, "name", f.Name,
-		"application", f.ApplicationID, "timestamp__gte", apiTime(f.From), "timestamp__lte", apiTime(f.To), "order", d.Form.Order)
+	d.API = withQuery("/events/", append([]string{"session", f.SessionID, "category", f.Category, "name", f.Name,
+		"application", f.ApplicationID, "timestamp__gte", apiTime(f.From), "timestamp__lte", apiTime(f.To), "order", d.Form.Order},
+		apiData...)...)
 	h.render(w, r, status, "events", newView(s, "Events", "events", d))
 }
 
 // pairs are the filters as query parameters.
 func (f eventForm) pairs() []string {
-	return []string{"session", f.Session, "category", f.Category, "name", f.Name, "application", f.Application,
+	pairs := []string{"session", f.Session, "category", f.Category, "name", f.Name, "application", f.Application,
 		"from", f.From, "to", f.To, "order", f.Order}
+	for _, pv := range f.Data {
+		pairs = append(pairs, "data", pv)
+	}
+	return pairs
 }
 
 // formTime reads a time of a filter: what a datetime-local input sends

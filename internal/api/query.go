@@ -217,7 +217,7 @@ func nextURL(r *http.Request, kind byte, ascending bool, pos *eye.Position) *str
 
 // Limits of the filters on members of data.
 const (
-	maxDataFilters = 10
+	MaxDataFilters = 10 // filters on members of data in one query
 	maxDataDepth   = 32 // as deep as data may nest
 )
 
@@ -231,8 +231,8 @@ func (p *params) data() []eye.DataFilter {
 		}
 	}
 	slices.Sort(names)
-	if len(names) > maxDataFilters {
-		p.fail(names[maxDataFilters], "At most %d data filters may be given, not %d.", maxDataFilters, len(names))
+	if len(names) > MaxDataFilters {
+		p.fail(names[MaxDataFilters], "At most %d data filters may be given, not %d.", MaxDataFilters, len(names))
 		return nil
 	}
 	var out []eye.DataFilter
@@ -250,6 +250,21 @@ func (p *params) data() []eye.DataFilter {
 		out = append(out, eye.DataFilter{Path: path, Value: value})
 	}
 	return out
+}
+
+// ParseDataFilter reads a filter on a member of data as GET /events/ takes
+// it in data.<path>=<value>: path is what follows "data.", value the text
+// of the value.
+func ParseDataFilter(path, value string) (eye.DataFilter, error) {
+	p, err := dataPath(path)
+	if err != nil {
+		return eye.DataFilter{}, fmt.Errorf("the path names no member of data: %w", err)
+	}
+	v, err := dataValue(value)
+	if err != nil {
+		return eye.DataFilter{}, fmt.Errorf("the value cannot match: %w", err)
+	}
+	return eye.DataFilter{Path: p, Value: v}, nil
 }
 
 // dataPath reads the path of a data filter: object keys separated by
