@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,21 +67,23 @@ func apps(ctx context.Context, args []string, getenv func(string) string, stdout
 	return usageError(stderr, "Usage: eye apps create NAME | eye apps list")
 }
 
-// keys runs "eye keys create --app NAME --scope ingest[,read] [--label L]",
-// "eye keys list --app NAME" and "eye keys revoke ID".
+// keys runs "eye keys create --app NAME --scope ingest[,read] [--label L]
+// [--expires WHEN]", "eye keys list --app NAME" and "eye keys revoke ID".
 func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	const usage = "Usage: eye keys create --app NAME --scope ingest[,read,admin] [--label LABEL] | eye keys list --app NAME | eye keys revoke ID"
+	const usage = "Usage: eye keys create --app NAME --scope ingest[,read,admin] [--label LABEL] [--expires 90d|2027-01-01T00:00:00Z]" +
+		" | eye keys list --app NAME | eye keys revoke ID"
 	if len(args) == 0 {
 		return usageError(stderr, usage)
 	}
 	var (
-		c                 config
-		app, scope, label string
+		c                          config
+		app, scope, label, expires string
 	)
 	rest, err := c.parseWith("keys "+args[0], "", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&app, "app", "", "the application's name")
 		fs.StringVar(&scope, "scope", "", "comma-separated scopes: ingest, read, admin")
 		fs.StringVar(&label, "label", "", "a label to recognize the key by")
+		fs.StringVar(&expires, "expires", "", "when the key stops working: a period from now (90d, 12h) or a time (RFC 3339); default never")
 	})
 	if err != nil {
 		return err
@@ -104,15 +107,24 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		if err != nil {
 			return err
 		}
+		expiresAt, err := parseExpiry(expires, time.Now())
+		if err != nil {
+			return err
+		}
 		secret, key := api.NewSecret()
-		key.Scopes, key.Label, key.ApplicationID = scopes, label, a.ID
+		key.Scopes, key.Label, key.ApplicationID, key.ExpiresAt = scopes, label, a.ID, expiresAt
 		if err := s.CreateKey(ctx, key); err != nil {
 			return err
 		}
-		recordCLI(ctx, s, log, eye.ActionKeyCreate, key.ID, map[string]any{"application_id": a.ID, "scopes": key.Scopes,
-			"label": key.Label, "prefix": key.Prefix})
-		fmt.Fprintf(stderr, "Key %s (%s) created for %q with scopes %s. It is shown once; keep it secret:\n",
-			key.ID, key.Prefix, a.Name, strings.Join(scopes, ","))
+		details := map[string]any{"application_id": a.ID, "scopes": key.Scopes, "label": key.Label, "prefix": key.Prefix}
+		until := "never expires"
+		if !expiresAt.IsZero() {
+			details["expires_at"] = eye.FormatTime(expiresAt)
+			until = "expires at " + eye.FormatTime(expiresAt)
+		}
+		recordCLI(ctx, s, log, eye.ActionKeyCreate, key.ID, details)
+		fmt.Fprintf(stderr, "Key %s (%s) created for %q with scopes %s; it %s. It is shown once; keep it secret:\n",
+			key.ID, key.Prefix, a.Name, strings.Join(scopes, ","), until)
 		fmt.Fprintln(stdout, secret)
 		return nil
 	case args[0] == "list" && len(rest) == 0 && app != "":
@@ -146,6 +158,38 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		return nil
 	}
 	return usageError(stderr, usage)
+}
+
+// parseExpiry reads the --expires of a key: a period from now (days, such
+// as 90d, or a duration, such as 12h) or a time (RFC 3339), in the future.
+// "" is never (the zero time).
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	at, err := eye.ParseTime(s)
+	if err != nil {
+		d, ok := period(s)
+		if !ok {
+			return time.Time{}, fmt.Errorf("--expires %q: use a period from now (90d, 12h) or a time (2027-01-01T00:00:00Z)", s)
+		}
+		at = now.Add(d)
+	}
+	if !at.After(now) {
+		return time.Time{}, fmt.Errorf("--expires %q is not in the future", s)
+	}
+	return at.UTC().Truncate(time.Microsecond), nil
+}
+
+// period reads a number of days ("90d", up to 100 years) or a duration of
+// Go's form ("12h").
+func period(s string) (time.Duration, bool) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		return time.Duration(n) * 24 * time.Hour, err == nil && n >= 1 && n <= 100*365
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
 }
 
 func parseScopes(list string) ([]string, error) {

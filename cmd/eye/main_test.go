@@ -588,6 +588,18 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("keys list: %v\n%s", err, out)
 	}
 	keyID := strings.Fields(strings.Split(out, "\n")[1])[0]
+	if _, msg, err := cli("keys", "create", "--app", "shop", "--scope", "ingest", "--label", "temp", "--expires", "30d"); err != nil ||
+		!strings.Contains(msg, "expires at "+time.Now().AddDate(0, 0, 30).UTC().Format("2006-01-02")) {
+		t.Errorf("keys create --expires 30d: %v %q", err, msg)
+	}
+	if _, _, err := cli("keys", "create", "--app", "shop", "--scope", "ingest", "--expires", "2020-01-01T00:00:00Z"); err == nil ||
+		!strings.Contains(err.Error(), "not in the future") {
+		t.Errorf("keys create --expires in the past: %v", err)
+	}
+	if out, _, _ := cli("keys", "list", "--app", "shop"); !strings.Contains(out, "temp") ||
+		strings.Fields(strings.Split(out, "\n")[2])[5] == "-" {
+		t.Errorf("keys list: the key with --expires has no expiry:\n%s", out)
+	}
 
 	user := &service{t: t, url: s.url, key: secret, http: s.http}
 	eventually := func(want int) {
