@@ -50,9 +50,10 @@ type Options struct {
 
 // dsn returns the data source name of the file at path for the driver,
 // with the pragmas every connection needs, and the writer's when write.
-// The writer's page cache (64 MiB) holds the indexes' hot pages: with
-// SQLite's default of 2 MiB, writes slow down as the tables grow (measured
-// in docs/storage.md); each reader has 16 MiB.
+// The writer's page cache (32 MiB) holds the indexes' hot pages: with
+// SQLite's default of 2 MiB, writes slow down as the tables grow; 64 MiB
+// wrote no faster and took some 60 MB more memory (docs/storage.md). Each
+// reader has 16 MiB.
 func (o Options) dsn(path string, write bool) string {
 	q := url.Values{}
 	if o.Driver == "sqlite3" {
@@ -60,7 +61,7 @@ func (o Options) dsn(path string, write bool) string {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_foreign_keys", "1")
 		if write {
-			q.Set("_cache_size", "-65536")
+			q.Set("_cache_size", "-32768")
 			q.Set("_synchronous", o.Synchronous)
 			q.Set("_txlock", "immediate")
 		} else {
@@ -72,7 +73,7 @@ func (o Options) dsn(path string, write bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "foreign_keys(1)")
 		if write {
-			q.Add("_pragma", "cache_size(-65536)")
+			q.Add("_pragma", "cache_size(-32768)")
 			q.Add("_pragma", "synchronous("+o.Synchronous+")")
 			q.Set("_txlock", "immediate")
 		} else {
