@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,27 @@ func TestBrowser(t *testing.T) {
 		d.save("../../docs/admin-events.png", false)
 	}
 	d.shot("events")
+	// A filter on a member of data: the shop's carts of one item.
+	previews := func() []string {
+		var rows []string
+		_ = json.Unmarshal([]byte(d.eval(`Array.from(document.querySelectorAll('table.events tbody tr td.preview')).map(td => td.textContent)`)), &rows)
+		return rows
+	}
+	one := func(row string) bool {
+		return strings.Contains(row, `"quantity":1,`) || strings.HasSuffix(row, `"quantity":1}`)
+	}
+	if rows := previews(); !slices.ContainsFunc(rows, func(r string) bool { return !one(r) }) {
+		t.Fatalf("no cart of another quantity to filter out: %q", rows)
+	}
+	d.do(chromedp.SetValue(chromedp.CSS(`input[name=data]`), "quantity=1"))
+	d.follow(`.filters button[type=submit]`)
+	if loc := d.location(); !strings.Contains(loc, "data=quantity%3D1") || !strings.Contains(loc, "category=commerce") {
+		t.Errorf("the explorer's address lacks its data filter: %s", loc)
+	}
+	d.do(chromedp.WaitVisible(chromedp.CSS(`table.events tbody tr`)))
+	if rows := previews(); len(rows) == 0 || slices.ContainsFunc(rows, func(r string) bool { return !one(r) }) {
+		t.Errorf("rows filtered by data.quantity=1: %q", rows)
+	}
 	d.follow(`table.events tbody tr td a`)
 	d.do(chromedp.WaitVisible(chromedp.CSS(`pre.json`)))
 	d.shot("event")
