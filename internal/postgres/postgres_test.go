@@ -76,7 +76,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if want := []string{"migrations/001_init.sql", "migrations/002_stats.sql", "migrations/003_key_sessions.sql",
 		"migrations/004_data_index.sql", "migrations/005_lifecycle.sql", "migrations/006_allowed_origins.sql",
-		"migrations/007_key_usage.sql"}; !slices.Equal(versions, want) {
+		"migrations/007_key_usage.sql", "migrations/008_job_lease.sql"}; !slices.Equal(versions, want) {
 		t.Errorf("schema_migrations = %v, want %v", versions, want)
 	}
 }
