@@ -3,7 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -378,5 +380,31 @@ func TestRateLimit(t *testing.T) {
 	// The admin key's events belong to another application.
 	if res := e.admin("POST", "/events/", pageview(eye.NewID())); res.status != 202 {
 		t.Errorf("another application: %d", res.status)
+	}
+}
+
+// TestClientWentAway: a client that went away before its events were
+// queued leaves no error in the log: the request counts as 499, as proxies
+// say, and is logged at debug level.
+func TestClientWentAway(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, func(c *api.Config) { c.Logger = logger })
+	session := eye.NewID()
+	body, _ := json.Marshal([]any{pageview(session), pageview(session)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/events/batch/", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	if rec.Code != 499 {
+		t.Errorf("status %d, want 499\n%s", rec.Code, rec.Body)
+	}
+	if out := logs.String(); strings.Contains(out, `"level":"ERROR"`) || strings.Contains(out, `"level":"WARN"`) ||
+		!strings.Contains(out, "client went away") {
+		t.Errorf("the log:\n%s", out)
 	}
 }
