@@ -149,6 +149,9 @@ func (r *Replayer) step(ctx context.Context, j *eye.Job, f *eye.ErrorFilter) err
 	if err != nil {
 		return err
 	}
+	// The job changes only once its progress is stored: a page done again
+	// after an error is counted once.
+	next := *j
 	for _, rec := range page.Items {
 		_, reasons, err := r.One(ctx, rec.ID)
 		if err != nil {
@@ -158,19 +161,20 @@ func (r *Replayer) step(ctx context.Context, j *eye.Job, f *eye.ErrorFilter) err
 			return err
 		}
 		if len(reasons) > 0 {
-			j.StillInvalid++
+			next.StillInvalid++
 		} else {
-			j.Replayed++
+			next.Replayed++
 		}
 	}
-	j.Cursor = page.Next
+	next.Cursor = page.Next
 	if page.Next == nil {
-		j.Status = eye.JobDone
+		next.Status = eye.JobDone
 	}
-	j.UpdatedAt = time.Now().UTC()
-	if err := r.jobs.Save(ctx, j); err != nil {
+	next.UpdatedAt = time.Now().UTC()
+	if err := r.jobs.Save(ctx, &next); err != nil {
 		return err
 	}
+	*j = next
 	f.After = page.Next
 	return nil
 }
