@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/theeye/eye"
 	"github.com/theeye/eye/internal/admin"
 	"github.com/theeye/eye/internal/api"
+	"github.com/theeye/eye/internal/lifecycle"
 )
 
 // These commands work on the store directly: no server needs to run. A
@@ -83,7 +83,7 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		fs.StringVar(&app, "app", "", "the application's name")
 		fs.StringVar(&scope, "scope", "", "comma-separated scopes: ingest, read, admin")
 		fs.StringVar(&label, "label", "", "a label to recognize the key by")
-		fs.StringVar(&expires, "expires", "", "when the key stops working: a period from now (90d, 12h) or a time (RFC 3339); default never")
+		fs.StringVar(&expires, "expires", "", "when the key stops working: a period from now (90d, 12h: at least 1h) or a time (RFC 3339); default never")
 	})
 	if err != nil {
 		return err
@@ -160,17 +160,18 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	return usageError(stderr, usage)
 }
 
-// parseExpiry reads the --expires of a key: a period from now (days, such
-// as 90d, or a duration, such as 12h) or a time (RFC 3339), in the future.
-// "" is never (the zero time).
+// parseExpiry reads the --expires of a key: a period from now, as
+// EYE_RETENTION takes it (days, such as 90d, or a duration of at least an
+// hour, such as 12h), or a time (RFC 3339), in the future. "" is never
+// (the zero time).
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	at, err := eye.ParseTime(s)
 	if err != nil {
-		d, ok := period(s)
-		if !ok {
+		d, perr := lifecycle.ParsePeriod(s)
+		if perr != nil {
 			return time.Time{}, fmt.Errorf("--expires %q: use a period from now (90d, 12h) or a time (2027-01-01T00:00:00Z)", s)
 		}
 		at = now.Add(d)
@@ -179,17 +180,6 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--expires %q is not in the future", s)
 	}
 	return at.UTC().Truncate(time.Microsecond), nil
-}
-
-// period reads a number of days ("90d", up to 100 years) or a duration of
-// Go's form ("12h").
-func period(s string) (time.Duration, bool) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		return time.Duration(n) * 24 * time.Hour, err == nil && n >= 1 && n <= 100*365
-	}
-	d, err := time.ParseDuration(s)
-	return d, err == nil
 }
 
 func parseScopes(list string) ([]string, error) {

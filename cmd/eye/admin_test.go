@@ -21,6 +21,8 @@ func TestParseExpiry(t *testing.T) {
 		{"2026-11-30T11:00:00Z", time.Time{}, false}, // past
 		{"0d", time.Time{}, false},
 		{"-5h", time.Time{}, false},
+		{"30m", time.Time{}, false}, // a period is at least an hour
+		{"0", time.Time{}, false},
 		{"36501d", time.Time{}, false},
 		{"soon", time.Time{}, false},
 		{"d", time.Time{}, false},
